@@ -1,0 +1,81 @@
+/* config.h - pgpin configuration: INI file (inih) -> immutable, refcounted Config snapshot.
+ *
+ * A Config is never modified after cfg_load*() returns it. Reload builds a new one and swaps the
+ * root pointer; connections keep (cfg_ref) the snapshot they started with. */
+#ifndef PGPIN_CONFIG_H
+#define PGPIN_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum { CFG_POOL_SESSION = 0, CFG_POOL_AUTO = 1 } CfgPoolMode;
+typedef enum { CFG_AUTH_TRUST = 0 } CfgAuthType;
+typedef enum { CFG_LOG_ERROR = 0, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG } CfgLogLevel;
+
+/* One [databases] entry. The line's value is a libpq conninfo (key=value form or URI); the
+ * pgpin-only keys pool_size=, min_pool_size=, pool_mode= are taken out of it (as PgBouncer
+ * does) and the rest is handed to libpq verbatim. */
+typedef struct CfgDatabase {
+    char *name;        /* client-facing name; "*" is the fallback entry */
+    char *conninfo;    /* libpq conninfo with pgpin-only keys removed */
+    bool has_user;     /* conninfo sets user= (forces the server login user) */
+    bool has_dbname;   /* conninfo sets dbname= (else the client's database name is used) */
+    int pool_size;     /* resolved: entry's pool_size= or [pgpin] default_pool_size */
+    int min_pool_size; /* resolved: entry's min_pool_size= or [pgpin] min_pool_size */
+    CfgPoolMode pool_mode;
+} CfgDatabase;
+
+typedef struct Config {
+    atomic_int refs;
+    char *path; /* file it was loaded from ("<string>" for cfg_load_string) */
+
+    /* [pgpin] */
+    char *listen_addr;             /* default "127.0.0.1"; "*" = all IPv4+IPv6 addresses; restart */
+    int listen_port;               /* default 6432; restart */
+    CfgPoolMode pool_mode;         /* default session; "transaction" is refused with a reason */
+    int default_pool_size;         /* default 20 */
+    int min_pool_size;             /* default 0 */
+    int max_client_conn;           /* default 1000 */
+    char *server_reset_query;      /* default "DISCARD ALL"; "" = none */
+    double server_idle_timeout;    /* seconds, default 600; 0 = never */
+    double server_lifetime;        /* seconds, default 3600; 0 = unlimited */
+    double server_connect_timeout; /* seconds, default 15 */
+    double query_wait_timeout;     /* seconds to wait for a server, default 120; 0 = forever */
+    double shutdown_timeout;       /* seconds SIGTERM waits for transactions, default 30 */
+    double client_login_timeout;   /* seconds to finish startup, default 60; 0 = off */
+    CfgAuthType auth_type;         /* default trust */
+    CfgLogLevel log_level;         /* default info */
+    int workers;                   /* default 0 = number of cores; restart */
+
+    CfgDatabase *dbs;
+    int ndbs;
+} Config;
+
+/* Parse and validate a config file. Returns a new Config with refs = 1 (caller owns it), or
+ * NULL with a message "FILE:LINE: what is wrong" written to err (always NUL-terminated). */
+Config *cfg_load(const char *path, char *err, size_t errlen);
+
+/* Same, from a string in memory (unit tests). `name` stands for the file in messages. */
+Config *cfg_load_string(const char *text, const char *name, char *err, size_t errlen);
+
+/* Take / drop a reference. cfg_unref frees at zero; NULL is ignored. Thread-safe. */
+Config *cfg_ref(Config *cfg);
+void cfg_unref(Config *cfg);
+
+/* The entry for a client-facing database name: exact match, else "*", else NULL.
+ * The pointer lives as long as cfg. */
+const CfgDatabase *cfg_find_db(const Config *cfg, const char *name);
+
+/* Names of keys that differ between old and new but only take effect on restart,
+ * comma-separated into buf (empty string when none). Returns the number of such keys. */
+int cfg_restart_keys_changed(const Config *old, const Config *cur, char *buf, size_t len);
+
+/* Write every [pgpin] key as "name = value" lines for SHOW CONFIG / --help; caller frees. */
+char *cfg_dump(const Config *cfg);
+
+/* Every [pgpin] key as "name = default" plus an indented one-line description, marked
+ * "(restart)" where a reload does not apply it; for --help. Caller frees; NULL if out of memory. */
+char *cfg_help(void);
+
+#endif

@@ -1,0 +1,438 @@
+/* client.c - frontend connections: SSLRequest/GSSENCRequest/CancelRequest/StartupMessage,
+ * then a relay to the server the client owns for its session. */
+#include "client.h"
+
+#include "conn.h"
+#include "log.h"
+#include "pool.h"
+#include "pqmsg.h"
+#include "server.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes a client may send before it has a server (pipelined after startup). */
+#define CLIENT_PRELINK_MAX (1024 * 1024)
+
+static void client_read_cb(struct bufferevent *bev, void *arg);
+static void client_write_cb(struct bufferevent *bev, void *arg);
+static void client_event_cb(struct bufferevent *bev, short what, void *arg);
+static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static void timer_start(Client *cl, double seconds)
+{
+    evtimer_del(cl->timer);
+    if (seconds <= 0) return;
+    struct timeval tv = {(time_t)seconds, (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6)};
+    evtimer_add(cl->timer, &tv);
+}
+
+void client_accept(Proxy *px, evutil_socket_t fd)
+{
+    Client *cl = calloc(1, sizeof *cl);
+    int one = 1;
+    if (!cl) {
+        evutil_closesocket(fd);
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    cl->px = px;
+    cl->cfg = cfg_ref(px->cfg);
+    cl->state = CL_STARTUP;
+    cl->key_pid = ++px->next_id;
+    cl->key_secret = proxy_random(px);
+    snprintf(cl->tag, sizeof cl->tag, "C-%u", cl->key_pid);
+    TAILQ_INSERT_TAIL(&px->clients, cl, link);
+    px->nclients++;
+    cl->bev = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    cl->timer = evtimer_new(px->base, client_timer_cb, cl);
+    if (!cl->bev || !cl->timer) {
+        if (!cl->bev) evutil_closesocket(fd);
+        client_close(cl, "out of memory");
+        return;
+    }
+    bufferevent_setcb(cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
+    bufferevent_enable(cl->bev, EV_READ);
+    if (px->nclients > cl->cfg->max_client_conn) {
+        client_fail(cl, SQLSTATE_TOO_MANY_CONNECTIONS,
+                    "no more connections allowed (max_client_conn)");
+        return;
+    }
+    timer_start(cl, cl->cfg->client_login_timeout);
+}
+
+/* ---- Startup ---- */
+
+/* Split libpq's `options` (-c name=value, -cname=value, --name=value; backslash escapes) into
+ * cl->want. False with a message for anything else. */
+static bool parse_options(Client *cl, const char *opts, char *err, size_t errlen)
+{
+    char tok[1024];
+    bool expect_c = false;
+    const char *s = opts;
+    for (;;) {
+        size_t n = 0;
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            s++;
+        if (!*s) break;
+        while (*s && *s != ' ' && *s != '\t' && *s != '\n' && n + 1 < sizeof tok) {
+            if (*s == '\\' && s[1]) s++;
+            tok[n++] = *s++;
+        }
+        tok[n] = '\0';
+        const char *kv = tok;
+        if (!expect_c && strcmp(tok, "-c") == 0) {
+            expect_c = true;
+            continue;
+        }
+        if (!expect_c && strncmp(tok, "-c", 2) == 0)
+            kv = tok + 2;
+        else if (!expect_c && strncmp(tok, "--", 2) == 0)
+            kv = tok + 2;
+        else if (!expect_c)
+            goto bad;
+        expect_c = false;
+        char *eq = strchr(kv, '=');
+        if (!eq || eq == kv) goto bad;
+        *eq = '\0';
+        if (!params_set(&cl->want, kv, eq + 1)) goto bad;
+    }
+    if (!expect_c) return true;
+bad:
+    snprintf(err, errlen, "unsupported startup option in \"options\": %.200s", opts);
+    return false;
+}
+
+/* Turn startup parameters into the GUCs to apply. False after failing the client. */
+static bool client_collect_params(Client *cl)
+{
+    const char *unrec[WIRE_MAX_STARTUP_PARAMS];
+    int nunrec = 0;
+    char err[300];
+    for (int i = 0; i < cl->su.nparams; i++) {
+        const char *n = cl->su.names[i], *v = cl->su.values[i];
+        if (strcmp(n, "user") == 0 || strcmp(n, "database") == 0) continue;
+        if (strncmp(n, "_pq_.", 5) == 0) {
+            unrec[nunrec++] = n;
+        } else if (strcmp(n, "replication") == 0) {
+            if (strcmp(v, "false") && strcmp(v, "off") && strcmp(v, "0") && strcmp(v, "no")) {
+                client_fail(cl, SQLSTATE_FEATURE_NOT_SUPPORTED,
+                            "replication connections are not supported by pgpin");
+                return false;
+            }
+        } else if (strcmp(n, "options") == 0) {
+            if (!parse_options(cl, v, err, sizeof err)) {
+                client_fail(cl, SQLSTATE_FEATURE_NOT_SUPPORTED, err);
+                return false;
+            }
+        } else if (!params_set(&cl->want, n, v)) {
+            client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, "too many startup parameters");
+            return false;
+        }
+    }
+    if (nunrec > 0 || (cl->su.version & 0xffff) != 0) {
+        /* We speak 3.0 and no protocol extensions: say so, as Postgres does. */
+        WireBuf b;
+        wire_buf_init(&b);
+        wire_build_negotiate_version(&b, 0, nunrec, unrec);
+        conn_send(cl->bev, &b);
+        wire_buf_free(&b);
+    }
+    return true;
+}
+
+static void client_startup_done(Client *cl)
+{
+    Proxy *px = cl->px;
+    char msg[300];
+    if (!client_collect_params(cl)) return;
+    if (px->draining) {
+        client_fail(cl, SQLSTATE_CANNOT_CONNECT_NOW, "pgpin is shutting down");
+        return;
+    }
+    const CfgDatabase *db = cfg_find_db(cl->cfg, cl->su.database);
+    if (!db) {
+        snprintf(msg, sizeof msg, "database \"%.200s\" does not exist in pgpin's [databases]",
+                 cl->su.database);
+        client_fail(cl, SQLSTATE_INVALID_CATALOG_NAME, msg);
+        return;
+    }
+    Pool *pool = pool_get(px, db, cl->su.database, cl->su.user);
+    if (!pool) {
+        client_fail(cl, SQLSTATE_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    log_info(cl->tag, "login %s@%s", cl->su.user, cl->su.database);
+    timer_start(cl, cl->cfg->query_wait_timeout);
+    pool_enqueue(pool, cl);
+}
+
+static void client_cancel_request(Client *cl)
+{
+    Client *t;
+    TAILQ_FOREACH(t, &cl->px->clients, link)
+    {
+        if (t->key_pid == cl->su.cancel_pid && t->key_secret == cl->su.cancel_key) {
+            if (t->server && t->server->state == SV_ACTIVE) server_cancel(t->server);
+            break;
+        }
+    }
+    client_close(cl, "cancel request"); /* Postgres answers nothing either */
+}
+
+/* One startup-phase packet is buffered whole. False when more bytes are needed. */
+static bool client_startup_packet(Client *cl)
+{
+    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    uint8_t hdr[4];
+    const char *st;
+    char err[200];
+    if (evbuffer_copyout(in, hdr, 4) != 4) return false;
+    uint32_t len = wire_startup_len(hdr);
+    if (len == 0) {
+        client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, "invalid length of startup packet");
+        return true;
+    }
+    if (evbuffer_get_length(in) < len) return false;
+    free(cl->startup);
+    cl->startup = malloc(len);
+    if (!cl->startup || evbuffer_remove(in, cl->startup, len) != (int)len) {
+        client_close(cl, "out of memory");
+        return true;
+    }
+    if (!wire_parse_startup(cl->startup, len, &cl->su, &st, err, sizeof err)) {
+        client_fail(cl, st, err);
+        return true;
+    }
+    switch (cl->su.kind) {
+    case WIRE_SU_SSL:
+    case WIRE_SU_GSSENC: bufferevent_write(cl->bev, "N", 1); return true; /* no TLS yet */
+    case WIRE_SU_CANCEL: client_cancel_request(cl); return true;
+    case WIRE_SU_STARTUP: client_startup_done(cl); return true;
+    }
+    return true;
+}
+
+/* ---- Attached: relay ---- */
+
+void client_attached(Client *cl)
+{
+    Server *sv = cl->server;
+    WireBuf b;
+    wire_buf_init(&b);
+    wire_build_auth_ok(&b);
+    for (int i = 0; i < sv->params.n; i++)
+        wire_build_param_status(&b, sv->params.name[i], sv->params.value[i]);
+    wire_build_backend_key(&b, cl->key_pid, cl->key_secret);
+    wire_build_ready(&b, sv->txstatus);
+    evtimer_del(cl->timer);
+    cl->state = CL_ACTIVE;
+    bool ok = conn_send(cl->bev, &b);
+    wire_buf_free(&b);
+    if (!ok) {
+        client_close(cl, "out of memory");
+        return;
+    }
+    log_debug(cl->tag, "linked to %s", sv->tag);
+    bufferevent_enable(cl->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0) client_wake_reader(cl);
+}
+
+/* Note what a frontend message does to the server's request accounting. */
+static void count_request(Server *sv, uint8_t type)
+{
+    switch (type) {
+    case PqMsg_Sync: sv->unsynced = false; /* fall through */
+    case PqMsg_Query:
+    case PqMsg_FunctionCall: sv->inflight++; break;
+    case PqMsg_Parse:
+    case PqMsg_Bind:
+    case PqMsg_Describe:
+    case PqMsg_Execute:
+    case PqMsg_Close:
+    case PqMsg_Flush: sv->unsynced = true; break;
+    default: break;
+    }
+}
+
+static void client_relay(Client *cl)
+{
+    Server *sv = cl->server;
+    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    struct evbuffer *out = bufferevent_get_output(sv->bev);
+    uint8_t type;
+    uint32_t len;
+    char msg[120];
+    while (!cl->rx.paused && cl->state == CL_ACTIVE) {
+        if (cl->rx.remain > 0) {
+            if (!conn_move(in, out, &cl->rx)) break;
+            continue;
+        }
+        if (!conn_peek_header(in, &type, &len)) break;
+        WireCheck chk = wire_check_frontend(type, len, PQ_LARGE_MSG_MAX);
+        if (chk != WIRE_OK) {
+            if (chk == WIRE_BAD_TYPE)
+                snprintf(msg, sizeof msg, "invalid frontend message type %d", type);
+            else
+                snprintf(msg, sizeof msg, "%s (type '%c', length %u)", wire_check_str(chk), type,
+                         len);
+            client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, msg);
+            return;
+        }
+        if (type == PqMsg_Terminate) {
+            evbuffer_drain(in, 5);
+            client_close(cl, "client terminated");
+            return;
+        }
+        count_request(sv, type);
+        cl->rx.remain = len + 1;
+    }
+    conn_throttle(cl->bev, &cl->rx, sv->bev);
+}
+
+void client_wake_reader(Client *cl)
+{
+    if (cl->state == CL_ACTIVE && cl->server) client_relay(cl);
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg)
+{
+    Client *cl = arg;
+    switch (cl->state) {
+    case CL_STARTUP:
+        while (cl->state == CL_STARTUP && client_startup_packet(cl)) {
+        }
+        break;
+    case CL_WAITING:
+        /* Pipelined before we have a server: hold it, but only so much. */
+        if (evbuffer_get_length(bufferevent_get_input(bev)) > CLIENT_PRELINK_MAX)
+            bufferevent_disable(bev, EV_READ);
+        break;
+    case CL_ACTIVE: client_relay(cl); break;
+    case CL_FLUSH_CLOSE: evbuffer_drain(bufferevent_get_input(bev), (size_t)-1); break;
+    case CL_CLOSED: break;
+    }
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+    Client *cl = arg;
+    if (cl->state == CL_FLUSH_CLOSE) {
+        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) client_close(cl, "error sent");
+        return;
+    }
+    Server *sv = cl->server;
+    if (cl->state == CL_ACTIVE && sv && conn_unthrottle(sv->bev, &sv->rx, cl->bev))
+        server_relay(sv);
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    Client *cl = arg;
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) client_close(cl, "client disconnected");
+}
+
+static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    Client *cl = arg;
+    char msg[200];
+    (void)fd, (void)what;
+    if (cl->state == CL_STARTUP) {
+        client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, "client_login_timeout: startup not completed");
+    } else if (cl->state == CL_WAITING) {
+        snprintf(msg, sizeof msg,
+                 "no server connection for database \"%.100s\" within query_wait_timeout (%gs)",
+                 cl->su.database, cl->cfg->query_wait_timeout);
+        client_fail(cl, SQLSTATE_TOO_MANY_CONNECTIONS, msg);
+    } else if (cl->state == CL_FLUSH_CLOSE) {
+        client_close(cl, "client did not read its error");
+    }
+}
+
+/* ---- Ending ---- */
+
+/* Let go of the pool queue place or the server. */
+static void client_unlink(Client *cl)
+{
+    if (cl->queued) pool_dequeue(cl->pool, cl);
+    Server *sv = cl->server;
+    if (sv) {
+        cl->server = NULL;
+        sv->client = NULL;
+        pool_release(sv);
+    }
+}
+
+void client_fail(Client *cl, const char *sqlstate, const char *msg)
+{
+    if (cl->state == CL_CLOSED || cl->state == CL_FLUSH_CLOSE) return;
+    /* Mid-message toward the client: an error now would corrupt the stream. */
+    if (cl->server && cl->server->rx.remain > 0) {
+        client_close(cl, msg);
+        return;
+    }
+    log_info(cl->tag, "closing with %s: %s", sqlstate, msg);
+    client_unlink(cl);
+    WireBuf b;
+    wire_buf_init(&b);
+    wire_build_error(&b, "FATAL", sqlstate, msg);
+    bool ok = conn_send(cl->bev, &b);
+    wire_buf_free(&b);
+    cl->state = CL_FLUSH_CLOSE;
+    if (!ok) {
+        client_close(cl, "out of memory");
+        return;
+    }
+    bufferevent_disable(cl->bev, EV_READ);
+    bufferevent_setwatermark(cl->bev, EV_WRITE, 0, 0);
+    timer_start(cl, 5.0); /* a client that never reads its error is dropped */
+}
+
+void client_close(Client *cl, const char *why)
+{
+    Proxy *px = cl->px;
+    if (cl->state == CL_CLOSED) return;
+    log_debug(cl->tag, "closing: %s", why);
+    client_unlink(cl);
+    cl->state = CL_CLOSED;
+    if (cl->bev) bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
+    if (cl->timer) evtimer_del(cl->timer);
+    TAILQ_REMOVE(&px->clients, cl, link);
+    px->nclients--;
+    TAILQ_INSERT_TAIL(&px->dead_clients, cl, link);
+    proxy_schedule_reap(px);
+    proxy_maybe_finish_drain(px);
+}
+
+void client_drain(Client *cl)
+{
+    switch (cl->state) {
+    case CL_STARTUP:
+    case CL_WAITING: client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN, "pgpin is shutting down"); break;
+    case CL_ACTIVE:
+        if (cl->server && server_is_clean(cl->server))
+            client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
+                        "terminating connection due to administrator command");
+        else
+            cl->drain_close = true;
+        break;
+    case CL_FLUSH_CLOSE:
+    case CL_CLOSED: break;
+    }
+}
+
+void client_free(Client *cl)
+{
+    if (cl->bev) bufferevent_free(cl->bev);
+    if (cl->timer) event_free(cl->timer);
+    params_free(&cl->want);
+    cfg_unref(cl->cfg);
+    free(cl->startup);
+    free(cl);
+}

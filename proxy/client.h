@@ -1,0 +1,25 @@
+/* client.h - frontend connections: startup, then relay to the linked server. */
+#ifndef PGPIN_CLIENT_H
+#define PGPIN_CLIENT_H
+
+#include "proxy.h"
+
+#include <event2/util.h>
+
+/* A new socket from a listener. Takes ownership of fd. */
+void client_accept(Proxy *px, evutil_socket_t fd);
+
+/* The server linked to cl is ready: send the startup reply and start relaying. */
+void client_attached(Client *cl);
+/* Send an ErrorResponse (severity FATAL) and close once it is written. */
+void client_fail(Client *cl, const char *sqlstate, const char *msg);
+/* Close now (no message). Safe to call twice. */
+void client_close(Client *cl, const char *why);
+/* Bytes arrived for the client from its server (the server relays into cl's output). */
+void client_wake_reader(Client *cl);
+/* SIGTERM: close now if idle, else at the end of the current transaction. */
+void client_drain(Client *cl);
+/* Free a closed client (reaper only). */
+void client_free(Client *cl);
+
+#endif

@@ -1,0 +1,190 @@
+/* pool.c - session pools: idle servers (LIFO, so warm connections are reused), FIFO waiters,
+ * a size cap per pool, reset on release. */
+#include "pool.h"
+
+#include "client.h"
+#include "log.h"
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void pool_set_target(Pool *pool, const CfgDatabase *db)
+{
+    pool->has_user = db->has_user;
+    pool->has_dbname = db->has_dbname;
+    pool->size = db->pool_size;
+    pool->min_size = db->min_pool_size;
+}
+
+Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char *user)
+{
+    Pool *pool;
+    TAILQ_FOREACH(pool, &px->pools, link)
+    {
+        if (!pool->orphan && strcmp(pool->dbname, dbname) == 0 && strcmp(pool->user, user) == 0)
+            return pool;
+    }
+    pool = calloc(1, sizeof *pool);
+    if (!pool) return NULL;
+    pool->px = px;
+    pool->dbname = strdup(dbname);
+    pool->user = strdup(user);
+    pool->conninfo = strdup(db->conninfo);
+    if (!pool->dbname || !pool->user || !pool->conninfo) {
+        free(pool->dbname), free(pool->user), free(pool->conninfo), free(pool);
+        return NULL;
+    }
+    pool_set_target(pool, db);
+    TAILQ_INIT(&pool->servers);
+    TAILQ_INIT(&pool->idle);
+    TAILQ_INIT(&pool->waiters);
+    TAILQ_INSERT_TAIL(&px->pools, pool, link);
+    log_info(NULL, "new pool %s/%s (size %d)", dbname, user, pool->size);
+    return pool;
+}
+
+void pool_enqueue(Pool *pool, Client *cl)
+{
+    cl->pool = pool;
+    cl->state = CL_WAITING;
+    cl->queued = true;
+    TAILQ_INSERT_TAIL(&pool->waiters, cl, wait_link);
+    pool->nwaiting++;
+    pool_service(pool);
+}
+
+void pool_dequeue(Pool *pool, Client *cl)
+{
+    if (!cl->queued) return;
+    TAILQ_REMOVE(&pool->waiters, cl, wait_link);
+    cl->queued = false;
+    pool->nwaiting--;
+}
+
+void pool_service(Pool *pool)
+{
+    Proxy *px = pool->px;
+    while (pool->nwaiting > 0 && pool->nidle > 0) {
+        Server *sv = TAILQ_FIRST(&pool->idle);
+        Client *cl = TAILQ_FIRST(&pool->waiters);
+        TAILQ_REMOVE(&pool->idle, sv, idle_link);
+        pool->nidle--;
+        pool_dequeue(pool, cl);
+        server_attach(sv, cl);
+    }
+    if (px->draining) return;
+    while (pool->nwaiting > pool->nconnecting && pool->nservers < pool->size)
+        if (!server_open(pool)) break;
+}
+
+void pool_release(Server *sv)
+{
+    Pool *pool = sv->pool;
+    const Config *cfg = sv->px->cfg;
+    const char *why = NULL;
+    if (!server_is_clean(sv))
+        why = "released in a transaction or mid-request";
+    else if (sv->px->draining)
+        why = "shutting down";
+    else if (pool->orphan || sv->generation != pool->generation)
+        why = "configuration changed";
+    else if (cfg->server_lifetime > 0 && proxy_now() - sv->created_at > cfg->server_lifetime)
+        why = "server_lifetime reached";
+    if (why) {
+        server_close(sv, why);
+        return;
+    }
+    if (cfg->server_reset_query[0])
+        server_reset(sv);
+    else
+        pool_server_idle(sv);
+}
+
+void pool_server_idle(Server *sv)
+{
+    Pool *pool = sv->pool;
+    if (sv->px->draining) {
+        server_close(sv, "shutting down");
+        return;
+    }
+    sv->state = SV_IDLE;
+    sv->idle_since = proxy_now();
+    TAILQ_INSERT_HEAD(&pool->idle, sv, idle_link);
+    pool->nidle++;
+    pool_service(pool);
+}
+
+void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg)
+{
+    /* With other servers alive, waiters can still be served when one is released. */
+    if (pool->nservers > 0) return;
+    Client *cl;
+    while ((cl = TAILQ_FIRST(&pool->waiters)) != NULL)
+        client_fail(cl, sqlstate, msg);
+}
+
+static void pool_trim(Pool *pool, double now, const Config *cfg)
+{
+    Server *sv, *prev;
+    /* Oldest-idle first: the tail of the LIFO list. */
+    for (sv = TAILQ_LAST(&pool->idle, Server_tq); sv; sv = prev) {
+        prev = TAILQ_PREV(sv, Server_tq, idle_link);
+        if (cfg->server_lifetime > 0 && now - sv->created_at > cfg->server_lifetime)
+            server_close(sv, "server_lifetime reached");
+        else if (cfg->server_idle_timeout > 0 && now - sv->idle_since > cfg->server_idle_timeout &&
+                 pool->nservers > pool->min_size)
+            server_close(sv, "server_idle_timeout reached");
+    }
+}
+
+void pool_janitor(Proxy *px)
+{
+    double now = proxy_now();
+    Pool *pool;
+    TAILQ_FOREACH(pool, &px->pools, link)
+    {
+        pool_trim(pool, now, px->cfg);
+        while (!pool->orphan && !px->draining && pool->nservers < pool->min_size)
+            if (!server_open(pool)) break;
+    }
+}
+
+static void pool_close_idle_one(Pool *pool, const char *why)
+{
+    Server *sv;
+    while ((sv = TAILQ_FIRST(&pool->idle)) != NULL)
+        server_close(sv, why);
+}
+
+void pool_reload(Proxy *px)
+{
+    Pool *pool;
+    TAILQ_FOREACH(pool, &px->pools, link)
+    {
+        if (pool->orphan) continue;
+        const CfgDatabase *db = cfg_find_db(px->cfg, pool->dbname);
+        if (!db) {
+            pool->orphan = true;
+            pool_close_idle_one(pool, "database removed from config");
+            continue;
+        }
+        if (strcmp(db->conninfo, pool->conninfo) != 0 || db->has_user != pool->has_user ||
+            db->has_dbname != pool->has_dbname) {
+            char *ci = strdup(db->conninfo);
+            if (!ci) continue;
+            free(pool->conninfo);
+            pool->conninfo = ci;
+            pool->generation++;
+            pool_close_idle_one(pool, "conninfo changed");
+        }
+        pool_set_target(pool, db);
+        pool_service(pool);
+    }
+}
+
+void pool_close_idle(Proxy *px)
+{
+    Pool *pool;
+    TAILQ_FOREACH(pool, &px->pools, link) pool_close_idle_one(pool, "shutting down");
+}

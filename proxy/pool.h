@@ -1,0 +1,32 @@
+/* pool.h - session pools per (database, user): idle servers, FIFO waiters, size caps. */
+#ifndef PGPIN_POOL_H
+#define PGPIN_POOL_H
+
+#include "proxy.h"
+
+/* The pool for (dbname, user), created from db on first use. Returns NULL only when out of
+ * memory. Owned by px. */
+Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char *user);
+
+/* Queue a client that finished startup (FIFO); it is attached when a server is free. */
+void pool_enqueue(Pool *pool, Client *cl);
+/* Take a waiting client out of the queue (it gave up or disconnected). */
+void pool_dequeue(Pool *pool, Client *cl);
+/* Hand idle servers to waiters and open new servers up to the pool size. */
+void pool_service(Pool *pool);
+
+/* The client of sv is gone. A clean server is reset and reused, anything else is closed. */
+void pool_release(Server *sv);
+/* sv finished connecting or resetting: it becomes idle (or goes straight to a waiter). */
+void pool_server_idle(Server *sv);
+/* A connection attempt failed with (sqlstate, msg): waiters that cannot be served fail. */
+void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg);
+
+/* Once a second: idle timeout, lifetime, min_pool_size. */
+void pool_janitor(Proxy *px);
+/* A new config was swapped in: update sizes, retire servers whose conninfo changed. */
+void pool_reload(Proxy *px);
+/* Close every idle server (shutdown). */
+void pool_close_idle(Proxy *px);
+
+#endif

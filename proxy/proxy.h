@@ -1,0 +1,147 @@
+/* proxy.h - the root context and the connection objects it owns.
+ *
+ * One Proxy per process (one event loop for now); everything mutable hangs off it and is
+ * passed explicitly. Clients and servers are freed only by the reaper, never inside their own
+ * callbacks (STYLE rule 7). */
+#ifndef PGPIN_PROXY_H
+#define PGPIN_PROXY_H
+
+#include "config.h"
+#include "wire.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+typedef struct Proxy Proxy;
+typedef struct Client Client;
+typedef struct Server Server;
+typedef struct Pool Pool;
+
+TAILQ_HEAD(Server_tq, Server);
+TAILQ_HEAD(Client_tq, Client);
+
+/* Reported GUCs of one server connection (what ParameterStatus said last). */
+#define PARAMS_MAX 32
+typedef struct Params {
+    int n;
+    char *name[PARAMS_MAX];
+    char *value[PARAMS_MAX];
+} Params;
+
+/* Params: set (copying), get (borrowed or NULL; names compare case-insensitively), free. */
+bool params_set(Params *p, const char *name, const char *value);
+const char *params_get(const Params *p, const char *name);
+void params_free(Params *p);
+
+/* Where a relayed stream stands: bytes left of the message being moved. */
+typedef struct Relay {
+    uint32_t remain;
+    bool paused; /* reading stopped for backpressure */
+} Relay;
+
+typedef enum {
+    CL_STARTUP,     /* reading SSLRequest / StartupMessage */
+    CL_WAITING,     /* in a pool's FIFO, or its server is syncing parameters */
+    CL_ACTIVE,      /* linked to a server, relaying */
+    CL_FLUSH_CLOSE, /* writing a last message, then closed */
+    CL_CLOSED,      /* on the reaper's list */
+} ClientState;
+
+struct Client {
+    TAILQ_ENTRY(Client) link;      /* px->clients, then px->dead_clients */
+    TAILQ_ENTRY(Client) wait_link; /* pool->waiters */
+    Proxy *px;
+    Config *cfg; /* snapshot this client started with (ref held) */
+    ClientState state;
+    char tag[16];
+    struct bufferevent *bev;
+    struct event *timer; /* login timeout, then wait timeout */
+    uint8_t *startup;    /* the StartupMessage; su's strings point into it */
+    WireStartup su;
+    Params want; /* GUCs the client asked for (startup + options), applied on its server */
+    Pool *pool;
+    Server *server;
+    uint32_t key_pid, key_secret; /* pgpin's BackendKeyData for this client */
+    Relay rx;                     /* client -> server */
+    bool drain_close;             /* close at the next idle point (SIGTERM drain) */
+    bool queued;                  /* in pool->waiters */
+};
+
+typedef enum {
+    SV_CONNECTING, /* libpq PQconnectPoll in progress */
+    SV_IDLE,       /* in pool->idle */
+    SV_SYNCING,    /* applying a new client's parameters */
+    SV_ACTIVE,     /* linked to a client */
+    SV_RESETTING,  /* running server_reset_query */
+    SV_CLOSED,     /* on the reaper's list */
+} ServerState;
+
+struct Server {
+    TAILQ_ENTRY(Server) link;      /* pool->servers, then px->dead_servers */
+    TAILQ_ENTRY(Server) idle_link; /* pool->idle */
+    Proxy *px;
+    Pool *pool;
+    Client *client;
+    ServerState state;
+    char tag[16];
+    PGconn *conn;
+    struct event *ev; /* connect polling, connect timeout */
+    struct event *timeout;
+    struct bufferevent *bev;
+    int backend_pid;
+    Params params;
+    char txstatus;  /* from the last ReadyForQuery */
+    int inflight;   /* Query/Sync/FunctionCall sent minus ReadyForQuery received */
+    bool unsynced;  /* extended-protocol messages sent since the last Sync */
+    bool fatal;     /* the server sent a FATAL/PANIC */
+    int generation; /* pool generation it was opened under */
+    double created_at, idle_since;
+    Relay rx; /* server -> client */
+};
+
+struct Pool {
+    TAILQ_ENTRY(Pool) link;
+    Proxy *px;
+    char *dbname; /* client-facing */
+    char *user;
+    char *conninfo;
+    bool has_user, has_dbname;
+    int size, min_size;
+    bool orphan; /* its [databases] entry is gone: no new clients */
+    int generation;
+    struct Server_tq servers;
+    struct Server_tq idle;
+    struct Client_tq waiters;
+    int nservers, nidle, nconnecting, nwaiting;
+};
+
+struct Proxy {
+    struct event_base *base;
+    Config *cfg;
+    const char *cfg_path;
+    struct evconnlistener *listeners[16];
+    int nlisteners;
+    struct event *sig_hup, *sig_term, *sig_int, *janitor, *reaper, *shutdown_timer;
+    struct Client_tq clients;
+    struct Client_tq dead_clients;
+    struct Server_tq dead_servers;
+    TAILQ_HEAD(, Pool) pools;
+    int nclients;
+    bool draining;
+    int exit_code;
+    uint32_t next_id;
+    uint64_t rng;
+};
+
+double proxy_now(void);
+uint32_t proxy_random(Proxy *px);
+/* Wake the reaper: frees px->dead_clients and px->dead_servers on the next loop turn. */
+void proxy_schedule_reap(Proxy *px);
+/* Called when the last client left while draining. */
+void proxy_maybe_finish_drain(Proxy *px);
+
+#endif

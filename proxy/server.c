@@ -1,0 +1,464 @@
+/* server.c - backend connections: libpq opens them without blocking (every auth method, TLS
+ * mode and multi-host option libpq knows), then pgpin relays raw protocol over the socket. */
+#include "server.h"
+
+#include "client.h"
+#include "conn.h"
+#include "log.h"
+#include "pool.h"
+#include "pqmsg.h"
+
+#include <event2/bufferevent_ssl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* GUCs Postgres reports with ParameterStatus (15, plus what later versions add). libpq has no
+ * way to list them, so we ask for each by name after the connection is up. */
+static const char *const reported_gucs[] = {
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "default_transaction_read_only",
+    "in_hot_standby",
+    "integer_datetimes",
+    "IntervalStyle",
+    "is_superuser",
+    "scram_iterations",
+    "search_path",
+    "server_encoding",
+    "server_version",
+    "session_authorization",
+    "standard_conforming_strings",
+    "TimeZone",
+};
+
+static void server_read_cb(struct bufferevent *bev, void *arg);
+static void server_write_cb(struct bufferevent *bev, void *arg);
+static void server_event_cb(struct bufferevent *bev, short what, void *arg);
+static void server_poll_cb(evutil_socket_t fd, short what, void *arg);
+
+bool server_is_clean(const Server *sv)
+{
+    return sv->state != SV_CLOSED && sv->inflight == 0 && !sv->unsynced && sv->txstatus == 'I' &&
+           sv->rx.remain == 0 && !sv->fatal;
+}
+
+/* ---- Opening ---- */
+
+static void server_connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    Server *sv = arg;
+    Pool *pool = sv->pool;
+    (void)fd, (void)what;
+    char msg[160];
+    snprintf(msg, sizeof msg, "could not connect to server for database \"%s\": timeout",
+             pool->dbname);
+    log_warn(sv->tag, "%s", msg);
+    server_close(sv, "connect timeout");
+    pool_connect_failed(pool, SQLSTATE_CONNECTION_FAILURE, msg);
+}
+
+static bool server_wait(Server *sv, short what)
+{
+    event_assign(sv->ev, sv->px->base, PQsocket(sv->conn), what, server_poll_cb, sv);
+    return event_add(sv->ev, NULL) == 0;
+}
+
+Server *server_open(Pool *pool)
+{
+    Proxy *px = pool->px;
+    const char *keys[6], *vals[6];
+    int n = 0;
+    keys[n] = "dbname", vals[n++] = pool->conninfo;
+    if (!pool->has_user) keys[n] = "user", vals[n++] = pool->user;
+    if (!pool->has_dbname) keys[n] = "dbname", vals[n++] = pool->dbname;
+    keys[n] = "fallback_application_name", vals[n++] = "pgpin";
+    keys[n] = NULL, vals[n] = NULL;
+
+    Server *sv = calloc(1, sizeof *sv);
+    if (!sv) return NULL;
+    sv->px = px;
+    sv->pool = pool;
+    sv->state = SV_CONNECTING;
+    sv->generation = pool->generation;
+    sv->created_at = proxy_now();
+    sv->txstatus = 'I';
+    snprintf(sv->tag, sizeof sv->tag, "S-%u", ++px->next_id);
+    TAILQ_INSERT_TAIL(&pool->servers, sv, link);
+    pool->nservers++;
+    pool->nconnecting++;
+    sv->ev = event_new(px->base, -1, 0, server_poll_cb, sv);
+    sv->timeout = evtimer_new(px->base, server_connect_timeout_cb, sv);
+    sv->conn = PQconnectStartParams(keys, vals, 1);
+    if (!sv->ev || !sv->timeout || !sv->conn || PQstatus(sv->conn) == CONNECTION_BAD) {
+        char msg[512];
+        const char *st = server_classify_error(
+            sv->conn ? PQerrorMessage(sv->conn) : "out of memory", msg, sizeof msg);
+        log_warn(sv->tag, "cannot start connection to %s: %s", pool->dbname, msg);
+        server_close(sv, "connect start failed");
+        pool_connect_failed(pool, st, msg);
+        return NULL;
+    }
+    double t = px->cfg->server_connect_timeout;
+    struct timeval tv = {(time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6)};
+    if (t > 0) evtimer_add(sv->timeout, &tv);
+    log_debug(sv->tag, "connecting for %s/%s", pool->dbname, pool->user);
+    server_wait(sv, EV_WRITE); /* libpq: start as if PQconnectPoll said "writing" */
+    return sv;
+}
+
+static void server_connected(Server *sv)
+{
+    Proxy *px = sv->px;
+    evtimer_del(sv->timeout);
+    PQsetnonblocking(sv->conn, 1);
+    sv->backend_pid = PQbackendPID(sv->conn);
+    for (size_t i = 0; i < sizeof reported_gucs / sizeof reported_gucs[0]; i++) {
+        const char *v = PQparameterStatus(sv->conn, reported_gucs[i]);
+        if (v) params_set(&sv->params, reported_gucs[i], v);
+    }
+    evutil_socket_t fd = PQsocket(sv->conn);
+    if (PQsslInUse(sv->conn))
+        sv->bev = bufferevent_openssl_socket_new(px->base, fd, PQsslStruct(sv->conn, "OpenSSL"),
+                                                 BUFFEREVENT_SSL_OPEN, 0);
+    else
+        sv->bev = bufferevent_socket_new(px->base, fd, 0);
+    sv->pool->nconnecting--;
+    sv->state = SV_IDLE; /* pool_server_idle sets the lists up */
+    if (!sv->bev) {
+        server_close(sv, "out of memory");
+        return;
+    }
+    bufferevent_setcb(sv->bev, server_read_cb, server_write_cb, server_event_cb, sv);
+    bufferevent_enable(sv->bev, EV_READ);
+    log_info(sv->tag, "connected to %s as %s (backend pid %d%s)", sv->pool->dbname,
+             PQuser(sv->conn), sv->backend_pid, PQsslInUse(sv->conn) ? ", TLS" : "");
+    pool_server_idle(sv);
+}
+
+static void server_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    Server *sv = arg;
+    (void)fd, (void)what;
+    switch (PQconnectPoll(sv->conn)) {
+    case PGRES_POLLING_READING: server_wait(sv, EV_READ); return;
+    case PGRES_POLLING_WRITING: server_wait(sv, EV_WRITE); return;
+    case PGRES_POLLING_OK: server_connected(sv); return;
+    default: {
+        char msg[512];
+        Pool *pool = sv->pool;
+        const char *st = server_classify_error(PQerrorMessage(sv->conn), msg, sizeof msg);
+        log_warn(sv->tag, "connection to %s failed: %s", pool->dbname, msg);
+        server_close(sv, "connect failed");
+        pool_connect_failed(pool, st, msg);
+        return;
+    }
+    }
+}
+
+const char *server_classify_error(const char *libpq_msg, char *msg, size_t msglen)
+{
+    /* libpq says 'connection to server at "h" (a), port p failed: FATAL:  text\n': keep the
+     * server's text, which is what the client would have seen connecting directly. */
+    const char *p = strstr(libpq_msg, "FATAL:  ");
+    bool from_server = p != NULL;
+    p = p ? p + 8 : libpq_msg;
+    snprintf(msg, msglen, "%s", p);
+    for (size_t n = strlen(msg); n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
+        msg[n - 1] = '\0';
+    char *nl = strchr(msg, '\n');
+    if (nl) *nl = '\0';
+    if (!from_server) return SQLSTATE_CONNECTION_FAILURE;
+    if (strstr(msg, "database") && strstr(msg, "does not exist"))
+        return SQLSTATE_INVALID_CATALOG_NAME;
+    if (strstr(msg, "password authentication failed")) return SQLSTATE_INVALID_PASSWORD;
+    if (strstr(msg, "role") && strstr(msg, "does not exist")) return SQLSTATE_INVALID_AUTH_SPEC;
+    if (strstr(msg, "too many") || strstr(msg, "remaining connection slots"))
+        return SQLSTATE_TOO_MANY_CONNECTIONS;
+    if (strstr(msg, "starting up") || strstr(msg, "shutting down") || strstr(msg, "recovery mode"))
+        return SQLSTATE_CANNOT_CONNECT_NOW;
+    return SQLSTATE_CONNECTION_FAILURE;
+}
+
+/* ---- Parameter sync and reset ---- */
+
+/* Append `SET "name" = E'value';` to b. */
+static void put_set(WireBuf *b, const char *name, const char *value)
+{
+    wire_put_bytes(b, "SET \"", 5);
+    for (const char *s = name; *s; s++) {
+        if (*s == '"') wire_put_u8(b, '"');
+        wire_put_u8(b, (uint8_t)*s);
+    }
+    wire_put_bytes(b, "\" = E'", 6);
+    for (const char *s = value; *s; s++) {
+        if (*s == '\'' || *s == '\\') wire_put_u8(b, (uint8_t)*s);
+        wire_put_u8(b, (uint8_t)*s);
+    }
+    wire_put_bytes(b, "';", 2);
+}
+
+void server_attach(Server *sv, Client *cl)
+{
+    WireBuf b;
+    wire_buf_init(&b);
+    sv->client = cl;
+    cl->server = sv;
+    wire_msg_begin(&b, PqMsg_Query);
+    size_t empty = b.len;
+    for (int i = 0; i < cl->want.n; i++) {
+        const char *have = params_get(&sv->params, cl->want.name[i]);
+        /* Unreported GUCs are always set: RESET ALL made them default again anyway. */
+        if (have && strcmp(have, cl->want.value[i]) == 0) continue;
+        put_set(&b, cl->want.name[i], cl->want.value[i]);
+    }
+    if (b.len == empty) {
+        wire_buf_free(&b);
+        sv->state = SV_ACTIVE;
+        client_attached(cl);
+        return;
+    }
+    wire_put_u8(&b, 0);
+    wire_msg_end(&b);
+    sv->state = SV_SYNCING;
+    sv->inflight++;
+    log_debug(sv->tag, "applying %s's parameters", cl->tag);
+    if (!conn_send(sv->bev, &b)) server_close(sv, "out of memory");
+    wire_buf_free(&b);
+}
+
+void server_reset(Server *sv)
+{
+    WireBuf b;
+    wire_buf_init(&b);
+    wire_build_query(&b, sv->px->cfg->server_reset_query);
+    sv->state = SV_RESETTING;
+    sv->inflight++;
+    if (!conn_send(sv->bev, &b)) server_close(sv, "out of memory");
+    wire_buf_free(&b);
+}
+
+/* ---- Reading ---- */
+
+/* A whole backend message outside ACTIVE (sync, reset, idle). False: the server is closed. */
+static bool server_control_msg(Server *sv, uint8_t type, const uint8_t *body, uint32_t n)
+{
+    const char *name, *value, *st, *sev, *msg;
+    switch (type) {
+    case PqMsg_ParameterStatus:
+        if (wire_parse_param_status(body, n, &name, &value)) params_set(&sv->params, name, value);
+        return true;
+    case PqMsg_ErrorResponse:
+        if (!wire_parse_error(body, n, &st, &sev, &msg)) st = sev = msg = "";
+        log_warn(sv->tag, "%s during %s: %s", st,
+                 sv->state == SV_SYNCING     ? "parameter sync"
+                 : sv->state == SV_RESETTING ? "reset"
+                                             : "idle",
+                 msg);
+        if (sv->state == SV_SYNCING && sv->client) {
+            Client *cl = sv->client;
+            char text[512];
+            snprintf(text, sizeof text, "%s", msg);
+            sv->client = NULL;
+            cl->server = NULL;
+            sv->state = SV_RESETTING; /* finish the query, then reset as usual */
+            client_fail(cl, st[0] ? st : SQLSTATE_PROTOCOL_VIOLATION, text);
+            return true;
+        }
+        if (sv->state == SV_IDLE || strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0) {
+            server_close(sv, "error from server");
+            return false;
+        }
+        sv->fatal = true; /* a failed reset: do not reuse */
+        return true;
+    case PqMsg_ReadyForQuery:
+        sv->txstatus = (char)body[0];
+        if (sv->inflight > 0) sv->inflight--;
+        if (sv->state == SV_IDLE || sv->inflight > 0) {
+            if (sv->state == SV_IDLE) server_close(sv, "unexpected ReadyForQuery");
+            return sv->state != SV_CLOSED;
+        }
+        if (sv->state == SV_SYNCING) {
+            sv->state = SV_ACTIVE;
+            client_attached(sv->client);
+        } else if (!server_is_clean(sv)) {
+            server_close(sv, "reset failed");
+            return false;
+        } else {
+            pool_server_idle(sv);
+        }
+        return true;
+    default: return true; /* CommandComplete, NoticeResponse, NotificationResponse, ... */
+    }
+}
+
+static void server_consume(Server *sv)
+{
+    struct evbuffer *in = bufferevent_get_input(sv->bev);
+    uint8_t type;
+    uint32_t len;
+    while (sv->state != SV_ACTIVE && sv->state != SV_CLOSED && conn_peek_header(in, &type, &len)) {
+        if (wire_check_backend(type, len) != WIRE_OK || len > CONN_INSPECT_MAX) {
+            server_close(sv, "invalid message from server");
+            return;
+        }
+        if (evbuffer_get_length(in) < (size_t)len + 1) return;
+        uint8_t *p = evbuffer_pullup(in, (ssize_t)len + 1);
+        bool alive = p && server_control_msg(sv, type, p + 5, len - 4);
+        if (!alive) return;
+        evbuffer_drain(in, (size_t)len + 1);
+    }
+    if (sv->state == SV_ACTIVE && evbuffer_get_length(in) > 0) server_relay(sv);
+}
+
+/* Inspect a whole message being relayed to the client (ReadyForQuery, ParameterStatus,
+ * ErrorResponse); it is still in the input buffer afterwards. */
+static void server_inspect(Server *sv, uint8_t type, const uint8_t *body, uint32_t n)
+{
+    const char *a, *b, *c;
+    if (type == PqMsg_ReadyForQuery) {
+        sv->txstatus = (char)body[0];
+        if (sv->inflight > 0) sv->inflight--;
+    } else if (type == PqMsg_ParameterStatus) {
+        if (wire_parse_param_status(body, n, &a, &b)) params_set(&sv->params, a, b);
+    } else if (type == PqMsg_ErrorResponse && wire_parse_error(body, n, &a, &b, &c)) {
+        if (strcmp(b, "FATAL") == 0 || strcmp(b, "PANIC") == 0) sv->fatal = true;
+    }
+}
+
+/* Relay server -> client by whole or partial messages (forward by length). */
+void server_relay(Server *sv)
+{
+    Client *cl = sv->client;
+    struct evbuffer *in = bufferevent_get_input(sv->bev);
+    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    uint8_t type;
+    uint32_t len;
+    while (!sv->rx.paused && sv->state == SV_ACTIVE) {
+        if (sv->rx.remain > 0) {
+            if (!conn_move(in, out, &sv->rx)) break;
+            continue;
+        }
+        if (!conn_peek_header(in, &type, &len)) break;
+        if (wire_check_backend(type, len) != WIRE_OK) {
+            log_error(sv->tag, "invalid message from server (type 0x%02x, length %u)", type, len);
+            server_close(sv, "protocol violation by server");
+            client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, "server sent an invalid message");
+            return;
+        }
+        if ((type == PqMsg_ReadyForQuery || type == PqMsg_ParameterStatus ||
+             type == PqMsg_ErrorResponse) &&
+            len <= CONN_INSPECT_MAX) {
+            if (evbuffer_get_length(in) < (size_t)len + 1) break;
+            uint8_t *p = evbuffer_pullup(in, (ssize_t)len + 1);
+            if (p) server_inspect(sv, type, p + 5, len - 4);
+        }
+        sv->rx.remain = len + 1;
+        if (type == PqMsg_ReadyForQuery) {
+            conn_move(in, out, &sv->rx);
+            if (cl->drain_close && server_is_clean(sv)) {
+                client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
+                            "terminating connection due to administrator command");
+                return;
+            }
+        }
+    }
+    conn_throttle(sv->bev, &sv->rx, cl->bev);
+}
+
+static void server_read_cb(struct bufferevent *bev, void *arg)
+{
+    Server *sv = arg;
+    (void)bev;
+    if (sv->state == SV_ACTIVE)
+        server_relay(sv);
+    else if (sv->state != SV_CLOSED)
+        server_consume(sv);
+}
+
+static void server_write_cb(struct bufferevent *bev, void *arg)
+{
+    Server *sv = arg;
+    Client *cl = sv->client;
+    (void)bev;
+    if (sv->state == SV_ACTIVE && cl && conn_unthrottle(cl->bev, &cl->rx, sv->bev))
+        client_wake_reader(cl);
+}
+
+static void server_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    Server *sv = arg;
+    Client *cl = sv->client;
+    (void)bev;
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
+    if (sv->state == SV_ACTIVE && cl) server_relay(sv); /* whatever arrived before EOF */
+    if (sv->client != cl) cl = NULL;                    /* the relay already let the client go */
+    bool mid_message = sv->rx.remain > 0, told = sv->fatal;
+    log_warn(sv->tag, "server connection lost%s", told ? " after FATAL" : "");
+    server_close(sv, "server closed the connection");
+    if (!cl) return;
+    if (mid_message || told)
+        client_close(cl, "server connection lost");
+    else
+        client_fail(cl, SQLSTATE_CONNECTION_FAILURE, "server closed the connection unexpectedly");
+}
+
+/* ---- Closing ---- */
+
+void server_close(Server *sv, const char *why)
+{
+    if (sv->state == SV_CLOSED) return;
+    Pool *pool = sv->pool;
+    log_debug(sv->tag, "closing: %s", why);
+    if (sv->state == SV_CONNECTING) pool->nconnecting--;
+    if (sv->state == SV_IDLE && sv->bev) {
+        TAILQ_REMOVE(&pool->idle, sv, idle_link);
+        pool->nidle--;
+    }
+    TAILQ_REMOVE(&pool->servers, sv, link);
+    pool->nservers--;
+    if (sv->client) sv->client->server = NULL;
+    sv->client = NULL;
+    sv->state = SV_CLOSED;
+    if (sv->bev) bufferevent_disable(sv->bev, EV_READ | EV_WRITE);
+    if (sv->ev) event_del(sv->ev);
+    if (sv->timeout) event_del(sv->timeout);
+    TAILQ_INSERT_TAIL(&sv->px->dead_servers, sv, link);
+    proxy_schedule_reap(sv->px);
+    pool_service(pool);
+}
+
+void server_free(Server *sv)
+{
+    if (sv->bev) bufferevent_free(sv->bev);
+    if (sv->conn) PQfinish(sv->conn); /* closes the socket (and TLS) libpq opened */
+    if (sv->ev) event_free(sv->ev);
+    if (sv->timeout) event_free(sv->timeout);
+    params_free(&sv->params);
+    free(sv);
+}
+
+/* ---- Cancel: PQcancel blocks, so it runs on a short-lived thread. ---- */
+
+static void *cancel_thread(void *arg)
+{
+    PGcancel *c = arg;
+    char err[256];
+    PQcancel(c, err, sizeof err);
+    PQfreeCancel(c);
+    return NULL;
+}
+
+void server_cancel(Server *sv)
+{
+    PGcancel *c = PQgetCancel(sv->conn);
+    pthread_t t;
+    pthread_attr_t attr;
+    if (!c) return;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, cancel_thread, c) != 0) PQfreeCancel(c);
+    pthread_attr_destroy(&attr);
+}

@@ -1,0 +1,30 @@
+/* server.h - backend connections: opened by libpq without blocking, then relayed raw. */
+#ifndef PGPIN_SERVER_H
+#define PGPIN_SERVER_H
+
+#include "proxy.h"
+
+/* Start connecting a new server for pool. Returns NULL if libpq could not even start (the
+ * pool is told through pool_connect_failed). Owned by the pool. */
+Server *server_open(Pool *pool);
+
+/* Link cl to idle sv: apply cl's parameters if the server's differ, then client_attached(). */
+void server_attach(Server *sv, Client *cl);
+/* Run server_reset_query; the server becomes idle when it completes. */
+void server_reset(Server *sv);
+/* Close now; the object is freed by the reaper. Safe to call twice. */
+void server_close(Server *sv, const char *why);
+/* No transaction, no outstanding request, at a message boundary: safe to reuse. */
+bool server_is_clean(const Server *sv);
+/* Relay what the server sent to its client (from callbacks and after backpressure). */
+void server_relay(Server *sv);
+/* Ask Postgres to cancel what sv is running (PQcancel on a detached thread). */
+void server_cancel(Server *sv);
+/* Free a closed server (reaper only). */
+void server_free(Server *sv);
+
+/* Map a libpq connection failure text to (sqlstate, message without libpq's prefix).
+ * Writes into msg. Returns the SQLSTATE (static string). */
+const char *server_classify_error(const char *libpq_msg, char *msg, size_t msglen);
+
+#endif
