@@ -78,6 +78,17 @@ static bool listen_all(Proxy *px)
     return px->nlisteners > 0;
 }
 
+/* Keys the config accepts ahead of the code that implements them: say so, never pretend. */
+static void warn_unimplemented(const Config *cfg)
+{
+    if (cfg->pool_mode == CFG_POOL_AUTO)
+        log_warn(NULL, "pool_mode = auto is not implemented yet: every client gets a session "
+                       "(session mode keeps all session semantics)");
+    if (cfg->workers > 1)
+        log_warn(NULL, "workers = %d: multi-threading is not implemented yet, using one thread",
+                 cfg->workers);
+}
+
 static void reload(Proxy *px)
 {
     char err[512], keys[256];
@@ -91,6 +102,7 @@ static void reload(Proxy *px)
     cfg_unref(px->cfg);
     px->cfg = cfg;
     log_set_level(cfg->log_level);
+    warn_unimplemented(cfg);
     pool_reload(px);
     log_info(NULL, "configuration reloaded from %s", px->cfg_path);
 }
@@ -198,7 +210,6 @@ static void proxy_teardown(Proxy *px)
         while ((sv = TAILQ_FIRST(&pool->servers)) != NULL)
             server_close(sv, "stopping");
     }
-    px->draining = true; /* no pool_service reopening anything below */
     reap_cb(-1, 0, px);
     while ((pool = TAILQ_FIRST(&px->pools)) != NULL) {
         TAILQ_REMOVE(&px->pools, pool, link);
@@ -241,8 +252,8 @@ int main(int argc, char **argv)
         proxy_teardown(&px);
         return 1;
     }
-    log_info(NULL, "pgpin %s started (pool_mode %s)", PGPIN_VERSION,
-             px.cfg->pool_mode == CFG_POOL_AUTO ? "auto" : "session");
+    log_info(NULL, "pgpin %s started", PGPIN_VERSION);
+    warn_unimplemented(px.cfg);
     event_base_dispatch(px.base);
     proxy_teardown(&px);
     log_info(NULL, "pgpin stopped");

@@ -158,27 +158,31 @@ static void server_poll_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static bool starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 const char *server_classify_error(const char *libpq_msg, char *msg, size_t msglen)
 {
-    /* libpq says 'connection to server at "h" (a), port p failed: FATAL:  text\n': keep the
-     * server's text, which is what the client would have seen connecting directly. */
-    const char *p = strstr(libpq_msg, "FATAL:  ");
+    /* libpq says 'connection to server at "h" (a), port p failed: FATAL:  text\n', once per
+     * attempt: keep the last attempt's server text, which a direct client would have seen. */
+    const char *p = NULL;
+    for (const char *q = strstr(libpq_msg, "FATAL:  "); q; q = strstr(q + 1, "FATAL:  "))
+        p = q;
     bool from_server = p != NULL;
     p = p ? p + 8 : libpq_msg;
     snprintf(msg, msglen, "%s", p);
-    for (size_t n = strlen(msg); n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
-        msg[n - 1] = '\0';
-    char *nl = strchr(msg, '\n');
-    if (nl) *nl = '\0';
+    msg[strcspn(msg, "\n")] = '\0';
     if (!from_server) return SQLSTATE_CONNECTION_FAILURE;
-    if (strstr(msg, "database") && strstr(msg, "does not exist"))
-        return SQLSTATE_INVALID_CATALOG_NAME;
-    if (strstr(msg, "password authentication failed")) return SQLSTATE_INVALID_PASSWORD;
-    if (strstr(msg, "role") && strstr(msg, "does not exist")) return SQLSTATE_INVALID_AUTH_SPEC;
-    if (strstr(msg, "too many") || strstr(msg, "remaining connection slots"))
+    /* Match the start of Postgres's own wording, so quoted names cannot mislead us. */
+    if (starts(p, "database \"")) return SQLSTATE_INVALID_CATALOG_NAME;
+    if (starts(p, "password authentication failed")) return SQLSTATE_INVALID_PASSWORD;
+    if (starts(p, "role \"")) return SQLSTATE_INVALID_AUTH_SPEC;
+    if (starts(p, "sorry, too many clients") || starts(p, "remaining connection slots") ||
+        starts(p, "too many connections"))
         return SQLSTATE_TOO_MANY_CONNECTIONS;
-    if (strstr(msg, "starting up") || strstr(msg, "shutting down") || strstr(msg, "recovery mode"))
-        return SQLSTATE_CANNOT_CONNECT_NOW;
+    if (starts(p, "the database system is")) return SQLSTATE_CANNOT_CONNECT_NOW;
     return SQLSTATE_CONNECTION_FAILURE;
 }
 

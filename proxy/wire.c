@@ -58,6 +58,7 @@ bool wire_get_i32(WireReader *r, int32_t *out)
 
 bool wire_get_string(WireReader *r, const char **out)
 {
+    if (r->left == 0) return false;
     const uint8_t *nul = memchr(r->p, 0, r->left);
     if (!nul) return false;
     *out = (const char *)r->p;
