@@ -124,8 +124,11 @@ static void drain(Proxy *px)
     px->draining = true;
     log_info(NULL, "SIGTERM: draining %d clients (shutdown_timeout %gs)", px->nclients,
              px->cfg->shutdown_timeout);
+    /* Close the sockets, not just stop accepting: the kernel would keep completing
+     * handshakes into the backlog and those clients would hang instead of being refused. */
     for (int i = 0; i < px->nlisteners; i++)
-        evconnlistener_disable(px->listeners[i]);
+        evconnlistener_free(px->listeners[i]);
+    px->nlisteners = 0;
     double t = px->cfg->shutdown_timeout;
     struct timeval tv = {(time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6)};
     px->shutdown_timer = evtimer_new(px->base, shutdown_timeout_cb, px);

@@ -73,7 +73,7 @@ void pool_service(Pool *pool)
         pool_dequeue(pool, cl);
         server_attach(sv, cl);
     }
-    if (px->draining) return;
+    if (px->draining || (pool->retry_at > 0 && proxy_now() < pool->retry_at)) return;
     while (pool->nwaiting > pool->nconnecting && pool->nservers < pool->size)
         if (!server_open(pool)) break;
 }
@@ -110,6 +110,7 @@ void pool_server_idle(Server *sv)
     }
     sv->state = SV_IDLE;
     sv->idle_since = proxy_now();
+    pool->backoff = pool->retry_at = 0; /* the server is reachable again */
     TAILQ_INSERT_HEAD(&pool->idle, sv, idle_link);
     pool->nidle++;
     pool_service(pool);
@@ -117,11 +118,17 @@ void pool_server_idle(Server *sv)
 
 void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg)
 {
-    /* With other servers alive, waiters can still be served when one is released. */
-    if (pool->nservers > 0) return;
-    Client *cl;
-    while ((cl = TAILQ_FIRST(&pool->waiters)) != NULL)
-        client_fail(cl, sqlstate, msg);
+    /* With established servers, waiters are served when one is released; with none, they
+     * get the server's own error now, as a direct connection would have. */
+    if (pool->nservers - pool->nconnecting == 0) {
+        Client *cl;
+        while ((cl = TAILQ_FIRST(&pool->waiters)) != NULL)
+            client_fail(cl, sqlstate, msg);
+    }
+    /* Back off before the next attempt (100 ms doubling to 5 s); the janitor retries. */
+    pool->backoff = pool->backoff > 0 ? pool->backoff * 2 : 0.1;
+    if (pool->backoff > 5) pool->backoff = 5;
+    pool->retry_at = proxy_now() + pool->backoff;
 }
 
 static void pool_trim(Pool *pool, double now, const Config *cfg)
@@ -145,7 +152,9 @@ void pool_janitor(Proxy *px)
     TAILQ_FOREACH(pool, &px->pools, link)
     {
         pool_trim(pool, now, px->cfg);
-        while (!pool->orphan && !px->draining && pool->nservers < pool->min_size)
+        pool_service(pool); /* retries after a connect failure's backoff */
+        while (!pool->orphan && !px->draining && pool->nservers < pool->min_size &&
+               now >= pool->retry_at)
             if (!server_open(pool)) break;
     }
 }

@@ -113,6 +113,7 @@ struct Pool {
     int size, min_size;
     bool orphan; /* its [databases] entry is gone: no new clients */
     int generation;
+    double backoff, retry_at; /* after a failed connect: no new attempt before retry_at */
     struct Server_tq servers;
     struct Server_tq idle;
     struct Client_tq waiters;

@@ -415,8 +415,9 @@ void server_close(Server *sv, const char *why)
 {
     if (sv->state == SV_CLOSED) return;
     Pool *pool = sv->pool;
+    bool connecting = sv->state == SV_CONNECTING;
     log_debug(sv->tag, "closing: %s", why);
-    if (sv->state == SV_CONNECTING) pool->nconnecting--;
+    if (connecting) pool->nconnecting--;
     if (sv->state == SV_IDLE && sv->bev) {
         TAILQ_REMOVE(&pool->idle, sv, idle_link);
         pool->nidle--;
@@ -431,7 +432,8 @@ void server_close(Server *sv, const char *why)
     if (sv->timeout) event_del(sv->timeout);
     TAILQ_INSERT_TAIL(&sv->px->dead_servers, sv, link);
     proxy_schedule_reap(sv->px);
-    pool_service(pool);
+    /* A failed attempt is followed by pool_connect_failed, which decides about retrying. */
+    if (!connecting) pool_service(pool);
 }
 
 void server_free(Server *sv)
