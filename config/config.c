@@ -5,6 +5,7 @@
  * when they are empty, and strips indentation (inih would take an indented key for a continuation
  * of the previous value). */
 #include "config.h"
+#include "config_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,14 +18,18 @@
 #include <ini.h>
 #include <libpq-fe.h>
 
+#include "auth.h"
+
 /* Enum keys are stored and compared through int pointers. */
 _Static_assert(sizeof(CfgPoolMode) == sizeof(int), "CfgPoolMode must be int-sized");
 _Static_assert(sizeof(CfgAuthType) == sizeof(int), "CfgAuthType must be int-sized");
 _Static_assert(sizeof(CfgLogLevel) == sizeof(int), "CfgLogLevel must be int-sized");
+_Static_assert(sizeof(CfgSslMode) == sizeof(int), "CfgSslMode must be int-sized");
 
 #define CFG_MAX_FILE    (1 << 20)  /* bytes; a config file is a few kB */
 #define CFG_MAX_SECONDS 31536000.0 /* a year: catches unit slips like 600000000 */
 #define CFG_MAX_POOL    10000.0    /* per-pool server connections */
+#define CFG_MAX_PACKET  1073741822 /* Postgres's PQ_LARGE_MESSAGE_LIMIT, length word included */
 #define CFG_SYNTAX_MSG  "syntax error: expected '[section]', 'key = value' or a comment"
 
 typedef enum { KT_INT, KT_DOUBLE, KT_STRING, KT_ENUM, KT_BOOL } KeyType;
@@ -57,14 +62,26 @@ static const CfgEnumName pool_modes[] = {
     {NULL, 0, NULL},
 };
 
-#define AUTH_LATER "not yet supported (only trust is implemented)"
+#define AUTH_UNSUPPORTED "not supported (use trust, plain, md5 or scram-sha-256)"
 static const CfgEnumName auth_types[] = {
     {"trust", CFG_AUTH_TRUST, NULL},
-    {"md5", -1, AUTH_LATER},
-    {"scram-sha-256", -1, AUTH_LATER},
-    {"plain", -1, AUTH_LATER},
-    {"cert", -1, AUTH_LATER},
-    {"hba", -1, AUTH_LATER},
+    {"plain", CFG_AUTH_PLAIN, NULL},
+    {"md5", CFG_AUTH_MD5, NULL},
+    {"scram-sha-256", CFG_AUTH_SCRAM, NULL},
+    {"cert", -1, AUTH_UNSUPPORTED},
+    {"hba", -1, AUTH_UNSUPPORTED},
+    {"pam", -1, AUTH_UNSUPPORTED},
+    {"any", -1, AUTH_UNSUPPORTED},
+    {NULL, 0, NULL},
+};
+
+static const CfgEnumName ssl_modes[] = {
+    {"disable", CFG_SSL_DISABLE, NULL},
+    {"allow", CFG_SSL_ALLOW, NULL},
+    {"prefer", CFG_SSL_PREFER, NULL},
+    {"require", CFG_SSL_REQUIRE, NULL},
+    {"verify-ca", CFG_SSL_VERIFY_CA, NULL},
+    {"verify-full", CFG_SSL_VERIFY_FULL, NULL},
     {NULL, 0, NULL},
 };
 
@@ -106,8 +123,33 @@ static const KeyDef cfg_keys[] = {
      "seconds SIGTERM waits for open transactions"},
     {"client_login_timeout", KT_DOUBLE, OFF(client_login_timeout), "60", 0, CFG_MAX_SECONDS, NULL,
      false, "seconds a client has to finish startup; 0 = off"},
+    {"client_idle_timeout", KT_DOUBLE, OFF(client_idle_timeout), "0", 0, CFG_MAX_SECONDS, NULL,
+     false, "seconds a logged-in client may stay silent before it is closed; 0 = off"},
+    {"max_packet_size", KT_INT, OFF(max_packet_size), "1073741822", 1024, CFG_MAX_PACKET, NULL,
+     false, "bytes of a client Query/Parse/Bind/CopyData message, length word included"},
+    {"client_tls_sslmode", KT_ENUM, OFF(client_tls_sslmode), "disable", 0, 0, ssl_modes, false,
+     "disable, allow, prefer, require, verify-ca or verify-full"},
+    {"client_tls_cert_file", KT_STRING, OFF(client_tls_cert_file), "", 0, 0, NULL, false,
+     "certificate (chain) shown to clients; needed unless client_tls_sslmode = disable"},
+    {"client_tls_key_file", KT_STRING, OFF(client_tls_key_file), "", 0, 0, NULL, false,
+     "private key of client_tls_cert_file"},
+    {"client_tls_ca_file", KT_STRING, OFF(client_tls_ca_file), "", 0, 0, NULL, false,
+     "CA certificates for client certificates; needed by verify-ca and verify-full"},
+    {"client_tls_protocols", KT_STRING, OFF(client_tls_protocols), "secure", 1, 0, NULL, false,
+     "tlsv1.0..tlsv1.3, all, secure (= tlsv1.2,tlsv1.3) or legacy, comma-separated"},
+    {"client_tls_ciphers", KT_STRING, OFF(client_tls_ciphers), "HIGH:!aNULL:!MD5", 1, 0, NULL,
+     false, "OpenSSL cipher list for TLS 1.2 and older"},
     {"auth_type", KT_ENUM, OFF(auth_type), "trust", 0, 0, auth_types, false,
-     "client authentication; only trust is implemented"},
+     "trust, plain, md5 or scram-sha-256 (md5 uses SCRAM for users with SCRAM secrets)"},
+    {"auth_file", KT_STRING, OFF(auth_file), "", 0, 0, NULL, false,
+     "user list in PgBouncer's userlist.txt format; needed unless auth_type = trust"},
+    {"auth_user", KT_STRING, OFF(auth_user), "", 0, 0, NULL, false,
+     "user that runs auth_query for users missing from auth_file; empty = none"},
+    {"auth_query", KT_STRING, OFF(auth_query),
+     "SELECT usename, passwd FROM pg_shadow WHERE usename=$1", 1, 0, NULL, false,
+     "query returning the user name and secret of user $1"},
+    {"admin_users", KT_STRING, OFF(admin_users), "", 0, 0, NULL, false,
+     "comma-separated users allowed to run admin commands"},
     {"log_level", KT_ENUM, OFF(log_level), "info", 0, 0, log_levels, false,
      "error, warning, info or debug"},
     {"workers", KT_INT, OFF(workers), "0", 0, 1024, NULL, true,
@@ -202,7 +244,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Record the first error as "FILE:LINE: ..." at the reader's current line. Returns 0 (inih's
+/* Record the first error as "FILE:LINE: ..." at the reader's current line ("FILE: ..." when it
+ * is 0). Returns 0 (inih's
  * "handler failed") so callers can `return ctx_fail(...)`. */
 static int ctx_fail(ParseCtx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int ctx_fail(ParseCtx *ctx, const char *fmt, ...)
@@ -211,7 +254,8 @@ static int ctx_fail(ParseCtx *ctx, const char *fmt, ...)
     ctx->failed = true;
     ctx->err_line = ctx->lineno;
     if (ctx->errlen == 0) return 0;
-    int n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->name, ctx->lineno);
+    int n = ctx->lineno ? snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->name, ctx->lineno)
+                        : snprintf(ctx->err, ctx->errlen, "%s: ", ctx->name);
     if (n >= 0 && (size_t)n < ctx->errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -379,6 +423,7 @@ static const char *key_text(const KeyDef *k, const Config *cfg, char *tmp, size_
 
 static void cfg_free(Config *cfg)
 {
+    auth_file_free((AuthFile *)cfg->auth);
     for (size_t i = 0; i < CFG_NKEYS; i++)
         if (cfg_keys[i].type == KT_STRING) free(*(char **)key_field(cfg, &cfg_keys[i]));
     for (int i = 0; i < cfg->ndbs; i++) {
@@ -695,6 +740,20 @@ static bool cfg_resolve(ParseCtx *ctx)
     return true;
 }
 
+/* The checks that read other files (auth_file, TLS files), blaming the line of the key that
+ * config_auth.c names. Returns false after ctx_fail. */
+static bool cfg_check_files(ParseCtx *ctx)
+{
+    const char *key = NULL;
+    char msg[1024];
+    if (cfg_auth_setup(ctx->cfg, &key, msg, sizeof msg) &&
+        cfg_tls_setup(ctx->cfg, &key, msg, sizeof msg))
+        return true;
+    int i = key ? key_find(key) : -1;
+    ctx->lineno = i >= 0 ? ctx->key_line[i] : 0;
+    return ctx_fail(ctx, "%s", msg);
+}
+
 static Config *cfg_parse(const char *text, const char *name, const char *path, char *err,
                          size_t errlen)
 {
@@ -717,6 +776,7 @@ static Config *cfg_parse(const char *text, const char *name, const char *path, c
         ctx_fail(&ctx, CFG_SYNTAX_MSG);
     }
     if (!ctx.failed) cfg_resolve(&ctx);
+    if (!ctx.failed) cfg_check_files(&ctx);
     free(ctx.extra);
     if (ctx.failed) {
         cfg_free(cfg);

@@ -10,8 +10,29 @@
 #include <stddef.h>
 
 typedef enum { CFG_POOL_SESSION = 0, CFG_POOL_AUTO = 1 } CfgPoolMode;
-typedef enum { CFG_AUTH_TRUST = 0 } CfgAuthType;
+/* md5: an md5 challenge for users whose secret is md5 or plain text, SCRAM for the rest, as
+ * Postgres does. */
+typedef enum { CFG_AUTH_TRUST = 0, CFG_AUTH_PLAIN, CFG_AUTH_MD5, CFG_AUTH_SCRAM } CfgAuthType;
+/* client_tls_sslmode, PgBouncer's meanings: allow and prefer take TLS when the client asks;
+ * require refuses clients without TLS; verify-ca and verify-full also need a client certificate
+ * signed by client_tls_ca_file. */
+typedef enum {
+    CFG_SSL_DISABLE = 0,
+    CFG_SSL_ALLOW,
+    CFG_SSL_PREFER,
+    CFG_SSL_REQUIRE,
+    CFG_SSL_VERIFY_CA,
+    CFG_SSL_VERIFY_FULL,
+} CfgSslMode;
 typedef enum { CFG_LOG_ERROR = 0, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG } CfgLogLevel;
+
+/* Bits of Config.client_tls_protocol_mask. */
+#define CFG_TLS_V1_0 (1u << 0)
+#define CFG_TLS_V1_1 (1u << 1)
+#define CFG_TLS_V1_2 (1u << 2)
+#define CFG_TLS_V1_3 (1u << 3)
+
+typedef struct AuthFile AuthFile; /* proxy/auth.h */
 
 /* One [databases] entry. The line's value is a libpq conninfo (key=value form or URI); the
  * pgpin-only keys pool_size=, min_pool_size=, pool_mode= are taken out of it (as PgBouncer
@@ -44,16 +65,32 @@ typedef struct Config {
     double query_wait_timeout;     /* seconds to wait for a server, default 120; 0 = forever */
     double shutdown_timeout;       /* seconds SIGTERM waits for transactions, default 30 */
     double client_login_timeout;   /* seconds to finish startup, default 60; 0 = off */
-    CfgAuthType auth_type;         /* default trust */
-    CfgLogLevel log_level;         /* default info */
-    int workers;                   /* default 0 = number of cores; restart */
+    double client_idle_timeout;    /* seconds a logged-in client may stay silent; 0 = off */
+    int max_packet_size;           /* bytes of a large client message, default and max Postgres's */
+    CfgSslMode client_tls_sslmode; /* default disable */
+    /* TLS files: "" = unset; a relative path is made relative to the config file's directory. */
+    char *client_tls_cert_file;
+    char *client_tls_key_file;
+    char *client_tls_ca_file;
+    char *client_tls_protocols;        /* as written, default "secure" */
+    unsigned client_tls_protocol_mask; /* CFG_TLS_V1_* bits it allows */
+    char *client_tls_ciphers;          /* OpenSSL cipher list (TLS 1.2 and older) */
+    CfgAuthType auth_type;             /* default trust */
+    char *auth_file;                   /* userlist.txt, resolved like the TLS files; "" = none */
+    const AuthFile *auth;              /* auth_file loaded, NULL when unset; freed with cfg */
+    char *auth_user;                   /* user that runs auth_query; "" = none */
+    char *auth_query;                  /* looks up a secret by user name ($1) */
+    char *admin_users;                 /* comma-separated; see cfg_is_admin_user() */
+    CfgLogLevel log_level;             /* default info */
+    int workers;                       /* default 0 = number of cores; restart */
 
     CfgDatabase *dbs;
     int ndbs;
 } Config;
 
-/* Parse and validate a config file. Returns a new Config with refs = 1 (caller owns it), or
- * NULL with a message "FILE:LINE: what is wrong" written to err (always NUL-terminated). */
+/* Parse and validate a config file, and load auth_file and check the TLS files it names.
+ * Returns a new Config with refs = 1 (caller owns it), or NULL with a message
+ * "FILE:LINE: what is wrong" written to err (always NUL-terminated). */
 Config *cfg_load(const char *path, char *err, size_t errlen);
 
 /* Same, from a string in memory (unit tests). `name` stands for the file in messages. */
@@ -66,6 +103,9 @@ void cfg_unref(Config *cfg);
 /* The entry for a client-facing database name: exact match, else "*", else NULL.
  * The pointer lives as long as cfg. */
 const CfgDatabase *cfg_find_db(const Config *cfg, const char *name);
+
+/* Whether `user` is listed in admin_users (exact match; blanks around commas ignored). */
+bool cfg_is_admin_user(const Config *cfg, const char *user);
 
 /* Names of keys that differ between old and new but only take effect on restart,
  * comma-separated into buf (empty string when none). Returns the number of such keys. */

@@ -14,8 +14,8 @@
 
 #include "wire.h"
 
-#define AUTH_MAX_USER   127  /* bytes of a user name in the auth file (PgBouncer: 127) */
-#define AUTH_MAX_SECRET 2047 /* bytes of a secret in the auth file (PgBouncer: 2047) */
+#define AUTH_MAX_USER   127  /* bytes of a user name in the auth file */
+#define AUTH_MAX_SECRET 2047 /* bytes of a secret in the auth file */
 #define AUTH_KEY_LEN    32   /* SHA-256 output: StoredKey, ServerKey, proofs */
 #define AUTH_MD5_LEN    35   /* "md5" + 32 lowercase hex digits */
 
@@ -60,7 +60,18 @@ typedef struct AuthFile AuthFile;
  * Each line: "user" "secret" [ignored fields...]. Fields are double-quoted with "" for a literal
  * quote; lines starting with ';' or '#' (after blanks) are comments; blank lines are fine. A
  * secret is SCRAM-SHA-256$..., "md5" + 32 lowercase hex digits, or else the plain password (as
- * Postgres decides). A user listed twice keeps the last entry, as in PgBouncer. */
+ * Postgres decides); a secret starting SCRAM-SHA-256$ that does not parse is an error, not a
+ * password. An empty secret never authenticates. A user listed twice keeps the last entry, as
+ * in PgBouncer.
+ *
+ * How a connection uses this (auth_type != trust):
+ *   u = auth_file_find(af, user), or if NULL
+ *       auth_mock_user(key, user, auth_file_mock_kind(af, type == md5), &mock);
+ *   plain: cleartext request, auth_plain_check(u, user, password);
+ *   md5/scram-sha-256: auth_use_md5(u, type == md5) ? md5 request + auth_md5_check
+ *       : scram_init(u) -- if it refuses (md5 secret under scram-sha-256), run the exchange with
+ *         auth_mock_user(key, user, AUTH_SECRET_SCRAM, &mock) so it fails like a wrong password;
+ *   every failure: 28P01 with auth_fail_message(). */
 
 /* Load and parse `path`. Returns a new AuthFile (caller frees with auth_file_free), or NULL with
  * "FILE:LINE: what is wrong" (or "FILE: ...") in err, always NUL-terminated when errlen > 0.
@@ -77,13 +88,23 @@ const AuthUser *auth_file_find(const AuthFile *af, const char *user);
 /* Number of distinct users. */
 size_t auth_file_count(const AuthFile *af);
 
+/* For an unknown user: the secret kind of the mock user (md5 when md5 is allowed and most users
+ * would get an md5 challenge, else SCRAM), so that the challenge an unknown name gets looks like
+ * the one most names get. af may be NULL. */
+AuthSecretKind auth_file_mock_kind(const AuthFile *af, bool md5_allowed);
+
+/* Postgres's rule for auth_type md5: an md5 challenge when the secret is md5 or plain, else
+ * SCRAM. md5_allowed is false for scram-sha-256. */
+bool auth_use_md5(const AuthUser *u, bool md5_allowed);
+
 /* Free the file and wipe its secrets. NULL is ignored. */
 void auth_file_free(AuthFile *af);
 
 /* ---- Password checks: constant-time compares, false on any mismatch or error. ---- */
 
 /* The client's md5 response ("md5" + hex(md5(hex(md5(password || user)) || salt))) against a
- * plain or md5 secret; `user` is the login name. A SCRAM secret or a mock user gives false. */
+ * plain or md5 secret; `user` is the login name (an md5 secret has it baked in already). A SCRAM
+ * secret or a mock user gives false. */
 bool auth_md5_check(const AuthUser *u, const char *user, const uint8_t salt[4],
                     const char *client_response);
 
@@ -102,14 +123,15 @@ typedef struct AuthMockKey {
 /* Fill k with random bytes. Returns false if the RNG failed. */
 bool auth_mock_key_init(AuthMockKey *k) __attribute__((warn_unused_result));
 
-/* Storage for one mock user (salt included); lives with the connection that needs it. */
+/* Storage for one mock user; user.u.scram.salt points into it, so it must not be copied or
+ * moved while in use. Lives with the connection that needs it. */
 typedef struct AuthMockUser {
     AuthUser user;
     uint8_t salt[16];
 } AuthMockUser;
 
-/* A mock user for `name` with a secret of `kind` (AUTH_SECRET_SCRAM for scram-sha-256,
- * AUTH_SECRET_MD5 for an md5 challenge): salt and keys are HMACs of the name, so repeated
+/* A mock user for `name` with a secret of `kind` (AUTH_SECRET_MD5 for an md5 challenge, any
+ * other kind gives SCRAM with SCRAM_ITERATIONS): salt and keys are HMACs of the name, so repeated
  * attempts see the same salt, as for a real user. `name` is borrowed (it must outlive m).
  * Returns &m->user. */
 const AuthUser *auth_mock_user(const AuthMockKey *k, const char *name, AuthSecretKind kind,

@@ -4,12 +4,17 @@
 
 #include "conn.h"
 #include "log.h"
+#include "login.h"
+#include "tls.h"
 #include "pool.h"
 #include "pqmsg.h"
 #include "server.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -49,10 +54,11 @@ void client_accept(Proxy *px, evutil_socket_t fd)
     snprintf(cl->tag, sizeof cl->tag, "C-%u", cl->key_pid);
     TAILQ_INSERT_TAIL(&px->clients, cl, link);
     px->nclients++;
-    cl->bev = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    cl->fd = fd;
+    /* The plain bufferevent does not own fd: a TLS one replaces it after SSLRequest. */
+    cl->bev = bufferevent_socket_new(px->base, fd, 0);
     cl->timer = evtimer_new(px->base, client_timer_cb, cl);
     if (!cl->bev || !cl->timer) {
-        if (!cl->bev) evutil_closesocket(fd);
         client_close(cl, "out of memory");
         return;
     }
@@ -146,15 +152,12 @@ static bool client_collect_params(Client *cl)
     return true;
 }
 
-static void client_startup_done(Client *cl)
+/* Authenticated (or trust): find the database and queue for a server. */
+static void client_login_ok(Client *cl)
 {
     Proxy *px = cl->px;
     char msg[300];
-    if (!client_collect_params(cl)) return;
-    if (px->draining) {
-        client_fail(cl, SQLSTATE_CANNOT_CONNECT_NOW, "pgpin is shutting down");
-        return;
-    }
+    login_free(cl);
     const CfgDatabase *db = cfg_find_db(cl->cfg, cl->su.database);
     if (!db) {
         snprintf(msg, sizeof msg, "database \"%.200s\" does not exist in pgpin's [databases]",
@@ -170,6 +173,71 @@ static void client_startup_done(Client *cl)
     log_info(cl->tag, "login %s@%s", cl->su.user, cl->su.database);
     timer_start(cl, cl->cfg->query_wait_timeout);
     pool_enqueue(pool, cl);
+}
+
+/* TLS rules on the finished startup: required, and for verify-full the certificate's CN must be
+ * the user name. False after failing the client. */
+static bool client_tls_ok(Client *cl)
+{
+    CfgSslMode mode = cl->cfg->client_tls_sslmode;
+    char cn[256];
+    if (!cl->tls) {
+        if (mode < CFG_SSL_REQUIRE) return true;
+        client_fail(cl, SQLSTATE_INVALID_AUTH_SPEC,
+                    "SSL required: pgpin's client_tls_sslmode refuses unencrypted connections");
+        return false;
+    }
+    if (mode != CFG_SSL_VERIFY_FULL) return true;
+    SSL *ssl = bufferevent_openssl_get_ssl(cl->bev);
+    if (ssl && tls_peer_cn(ssl, cn, sizeof cn) && strcmp(cn, cl->su.user) == 0) return true;
+    client_fail(cl, SQLSTATE_INVALID_AUTH_SPEC,
+                "certificate common name does not match the user name");
+    return false;
+}
+
+static void client_startup_done(Client *cl)
+{
+    if (!client_collect_params(cl) || !client_tls_ok(cl)) return;
+    if (cl->px->draining) {
+        client_fail(cl, SQLSTATE_CANNOT_CONNECT_NOW, "pgpin is shutting down");
+        return;
+    }
+    cl->state = CL_AUTH;
+    if (login_start(cl)) client_login_ok(cl);
+}
+
+/* SSLRequest: answer 'S' and start the handshake on the same socket, or 'N'. */
+static void client_ssl_request(Client *cl)
+{
+    Proxy *px = cl->px;
+    if (!px->tls || cl->tls) {
+        bufferevent_write(cl->bev, "N", 1);
+        return;
+    }
+    /* Bytes after the request would have been sent in the clear (CVE-2021-23222 class). */
+    if (evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0) {
+        client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, "received unencrypted data after SSL request");
+        return;
+    }
+    SSL *ssl = SSL_new(px->tls);
+    /* The plain bufferevent's output is empty: write the one byte directly, then swap. */
+    if (!ssl || write(cl->fd, "S", 1) != 1) {
+        if (ssl) SSL_free(ssl);
+        client_close(cl, "cannot start TLS");
+        return;
+    }
+    struct bufferevent *tb = bufferevent_openssl_socket_new(
+        px->base, cl->fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!tb) {
+        SSL_free(ssl);
+        client_close(cl, "cannot start TLS");
+        return;
+    }
+    bufferevent_free(cl->bev);
+    cl->bev = tb;
+    cl->tls = true;
+    bufferevent_setcb(cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
+    bufferevent_enable(cl->bev, EV_READ);
 }
 
 static void client_cancel_request(Client *cl)
@@ -210,8 +278,8 @@ static bool client_startup_packet(Client *cl)
         return true;
     }
     switch (cl->su.kind) {
-    case WIRE_SU_SSL:
-    case WIRE_SU_GSSENC: bufferevent_write(cl->bev, "N", 1); return true; /* no TLS yet */
+    case WIRE_SU_SSL: client_ssl_request(cl); return true;
+    case WIRE_SU_GSSENC: bufferevent_write(cl->bev, "N", 1); return true; /* no GSSAPI */
     case WIRE_SU_CANCEL: client_cancel_request(cl); return true;
     case WIRE_SU_STARTUP: client_startup_done(cl); return true;
     }
@@ -232,6 +300,7 @@ void client_attached(Client *cl)
     wire_build_ready(&b, sv->txstatus);
     evtimer_del(cl->timer);
     cl->state = CL_ACTIVE;
+    cl->last_active = proxy_now();
     bool ok = conn_send(cl->bev, &b);
     wire_buf_free(&b);
     if (!ok) {
@@ -274,7 +343,7 @@ static void client_relay(Client *cl)
             continue;
         }
         if (!conn_peek_header(in, &type, &len)) break;
-        WireCheck chk = wire_check_frontend(type, len, PQ_LARGE_MSG_MAX);
+        WireCheck chk = wire_check_frontend(type, len, (uint32_t)cl->cfg->max_packet_size);
         if (chk != WIRE_OK) {
             if (chk == WIRE_BAD_TYPE)
                 snprintf(msg, sizeof msg, "invalid frontend message type %d", type);
@@ -292,12 +361,37 @@ static void client_relay(Client *cl)
         count_request(sv, type);
         cl->rx.remain = len + 1;
     }
+    conn_flush(sv->bev, sv->tls);
     conn_throttle(cl->bev, &cl->rx, sv->bev);
 }
 
 void client_wake_reader(Client *cl)
 {
     if (cl->state == CL_ACTIVE && cl->server) client_relay(cl);
+}
+
+/* One whole message during authentication. False when more bytes are needed. */
+static bool client_auth_packet(Client *cl)
+{
+    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    uint8_t type;
+    uint32_t len;
+    if (!conn_peek_header(in, &type, &len)) return false;
+    if (type != PqMsg_PasswordMessage || len < 4 || len > PQ_SMALL_MSG_MAX) {
+        client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION,
+                    "expected password response during authentication");
+        return true;
+    }
+    if (evbuffer_get_length(in) < (size_t)len + 1) return false;
+    uint8_t *p = evbuffer_pullup(in, (ssize_t)len + 1);
+    if (!p) {
+        client_close(cl, "out of memory");
+        return true;
+    }
+    bool done = login_message(cl, type, p + 5, len - 4);
+    evbuffer_drain(in, (size_t)len + 1);
+    if (done) client_login_ok(cl);
+    return true;
 }
 
 static void client_read_cb(struct bufferevent *bev, void *arg)
@@ -308,12 +402,19 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
         while (cl->state == CL_STARTUP && client_startup_packet(cl)) {
         }
         break;
+    case CL_AUTH:
+        while (cl->state == CL_AUTH && client_auth_packet(cl)) {
+        }
+        break;
     case CL_WAITING:
         /* Pipelined before we have a server: hold it, but only so much. */
         if (evbuffer_get_length(bufferevent_get_input(bev)) > CLIENT_PRELINK_MAX)
             bufferevent_disable(bev, EV_READ);
         break;
-    case CL_ACTIVE: client_relay(cl); break;
+    case CL_ACTIVE:
+        cl->last_active = proxy_now();
+        client_relay(cl);
+        break;
     case CL_FLUSH_CLOSE: evbuffer_drain(bufferevent_get_input(bev), (size_t)-1); break;
     case CL_CLOSED: break;
     }
@@ -343,7 +444,7 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
     Client *cl = arg;
     char msg[200];
     (void)fd, (void)what;
-    if (cl->state == CL_STARTUP) {
+    if (cl->state == CL_STARTUP || cl->state == CL_AUTH) {
         client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, "client_login_timeout: startup not completed");
     } else if (cl->state == CL_WAITING) {
         snprintf(msg, sizeof msg,
@@ -414,6 +515,7 @@ void client_drain(Client *cl)
 {
     switch (cl->state) {
     case CL_STARTUP:
+    case CL_AUTH:
     case CL_WAITING: client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN, "pgpin is shutting down"); break;
     case CL_ACTIVE:
         if (cl->server && server_is_clean(cl->server))
@@ -427,10 +529,26 @@ void client_drain(Client *cl)
     }
 }
 
+void client_janitor(Proxy *px)
+{
+    double idle = px->cfg->client_idle_timeout, now = proxy_now();
+    Client *cl, *next;
+    if (idle <= 0) return;
+    for (cl = TAILQ_FIRST(&px->clients); cl; cl = next) {
+        next = TAILQ_NEXT(cl, link);
+        if (cl->state == CL_ACTIVE && cl->server && server_is_clean(cl->server) &&
+            now - cl->last_active > idle)
+            client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
+                        "closing connection after client_idle_timeout");
+    }
+}
+
 void client_free(Client *cl)
 {
-    if (cl->bev) bufferevent_free(cl->bev);
+    if (cl->bev) bufferevent_free(cl->bev); /* a TLS bufferevent closes fd and frees SSL */
+    if (!cl->tls) evutil_closesocket(cl->fd);
     if (cl->timer) event_free(cl->timer);
+    login_free(cl);
     params_free(&cl->want);
     cfg_unref(cl->cfg);
     free(cl->startup);

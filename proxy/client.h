@@ -19,6 +19,8 @@ void client_close(Client *cl, const char *why);
 void client_wake_reader(Client *cl);
 /* SIGTERM: close now if idle, else at the end of the current transaction. */
 void client_drain(Client *cl);
+/* Once a second: close clients idle (outside a transaction) past client_idle_timeout. */
+void client_janitor(Proxy *px);
 /* Free a closed client (reaper only). */
 void client_free(Client *cl);
 

@@ -39,6 +39,14 @@ bool conn_unthrottle(struct bufferevent *src, Relay *r, struct bufferevent *dst)
     return true;
 }
 
+void conn_flush(struct bufferevent *dst, bool tls)
+{
+    struct evbuffer *out = bufferevent_get_output(dst);
+    if (tls || evbuffer_get_length(out) == 0) return;
+    /* Errors and EAGAIN are left to the bufferevent, which retries and reports them. */
+    (void)evbuffer_write(out, bufferevent_getfd(dst));
+}
+
 bool conn_send(struct bufferevent *bev, WireBuf *b)
 {
     if (b->oom) return false;

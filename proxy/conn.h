@@ -27,6 +27,10 @@ void conn_throttle(struct bufferevent *src, Relay *r, struct bufferevent *dst);
 /* From dst's write callback: true when src was paused and may read again (caller resumes). */
 bool conn_unthrottle(struct bufferevent *src, Relay *r, struct bufferevent *dst);
 
+/* Write dst's output to its socket now instead of on the next loop turn (saves one epoll
+ * round per hop). Plain sockets only: TLS output must go through the bufferevent. */
+void conn_flush(struct bufferevent *dst, bool tls);
+
 /* Append a WireBuf to a bufferevent's output. False on allocation failure. */
 bool conn_send(struct bufferevent *bev, WireBuf *b);
 

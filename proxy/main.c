@@ -5,6 +5,7 @@
 #include "pool.h"
 #include "proxy.h"
 #include "server.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -89,12 +90,28 @@ static void warn_unimplemented(const Config *cfg)
                  cfg->workers);
 }
 
+/* Swap in the client TLS context cfg asks for (certificates are re-read each time). */
+static bool tls_setup(Proxy *px, const Config *cfg)
+{
+    char err[512];
+    SSL_CTX *ctx = tls_server_ctx_new(cfg, err, sizeof err);
+    if (!ctx && err[0]) {
+        log_error(NULL, "client TLS: %s", err);
+        return false;
+    }
+    if (px->tls) SSL_CTX_free(px->tls); /* connections keep their own reference */
+    px->tls = ctx;
+    return true;
+}
+
 static void reload(Proxy *px)
 {
     char err[512], keys[256];
     Config *cfg = cfg_load(px->cfg_path, err, sizeof err);
-    if (!cfg) {
-        log_error(NULL, "reload failed, keeping the running configuration: %s", err);
+    if (!cfg || !tls_setup(px, cfg)) {
+        log_error(NULL, "reload failed, keeping the running configuration: %s",
+                  cfg ? "client TLS setup failed" : err);
+        cfg_unref(cfg);
         return;
     }
     if (cfg_restart_keys_changed(px->cfg, cfg, keys, sizeof keys) > 0)
@@ -159,6 +176,7 @@ static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     pool_janitor(arg);
+    client_janitor(arg);
 }
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -186,6 +204,7 @@ static bool proxy_init(Proxy *px)
     TAILQ_INIT(&px->pools);
     if (RAND_bytes((unsigned char *)&px->rng, sizeof px->rng) != 1 || px->rng == 0)
         px->rng = (uint64_t)time(NULL) | 1;
+    if (!auth_mock_key_init(&px->mock_key) || !tls_setup(px, px->cfg)) return false;
     px->base = event_base_new();
     if (!px->base) return false;
     px->sig_hup = evsignal_new(px->base, SIGHUP, signal_cb, px);
@@ -225,6 +244,7 @@ static void proxy_teardown(Proxy *px)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i]) event_free(evs[i]);
     if (px->base) event_base_free(px->base);
+    if (px->tls) SSL_CTX_free(px->tls);
     cfg_unref(px->cfg);
 }
 

@@ -6,6 +6,7 @@
 #ifndef PGPIN_PROXY_H
 #define PGPIN_PROXY_H
 
+#include "auth.h"
 #include "config.h"
 #include "wire.h"
 
@@ -45,6 +46,7 @@ typedef struct Relay {
 
 typedef enum {
     CL_STARTUP,     /* reading SSLRequest / StartupMessage */
+    CL_AUTH,        /* password exchange (login.c) */
     CL_WAITING,     /* in a pool's FIFO, or its server is syncing parameters */
     CL_ACTIVE,      /* linked to a server, relaying */
     CL_FLUSH_CLOSE, /* writing a last message, then closed */
@@ -58,9 +60,12 @@ struct Client {
     Config *cfg; /* snapshot this client started with (ref held) */
     ClientState state;
     char tag[16];
-    struct bufferevent *bev;
-    struct event *timer; /* login timeout, then wait timeout */
-    uint8_t *startup;    /* the StartupMessage; su's strings point into it */
+    evutil_socket_t fd;
+    struct bufferevent *bev; /* plain socket, or TLS once the client asked (owns fd then) */
+    struct event *timer;     /* login timeout, then wait timeout */
+    struct Login *login;     /* while authenticating */
+    double last_active;      /* for client_idle_timeout */
+    uint8_t *startup;        /* the StartupMessage; su's strings point into it */
     WireStartup su;
     Params want; /* GUCs the client asked for (startup + options), applied on its server */
     Pool *pool;
@@ -69,6 +74,7 @@ struct Client {
     Relay rx;                     /* client -> server */
     bool drain_close;             /* close at the next idle point (SIGTERM drain) */
     bool queued;                  /* in pool->waiters */
+    bool tls;                     /* bev is a TLS bufferevent */
 };
 
 typedef enum {
@@ -98,6 +104,7 @@ struct Server {
     int inflight;   /* Query/Sync/FunctionCall sent minus ReadyForQuery received */
     bool unsynced;  /* extended-protocol messages sent since the last Sync */
     bool fatal;     /* the server sent a FATAL/PANIC */
+    bool tls;       /* bev relays through libpq's TLS session */
     int generation; /* pool generation it was opened under */
     double created_at, idle_since;
     Relay rx; /* server -> client */
@@ -127,6 +134,8 @@ struct Proxy {
     struct evconnlistener *listeners[16];
     int nlisteners;
     struct event *sig_hup, *sig_term, *sig_int, *janitor, *reaper, *shutdown_timer;
+    struct ssl_ctx_st *tls; /* client-facing TLS (NULL: client_tls_sslmode = disable) */
+    AuthMockKey mock_key;   /* stable fake salts for unknown users */
     struct Client_tq clients;
     struct Client_tq dead_clients;
     struct Server_tq dead_servers;

@@ -20,13 +20,15 @@
 #define SCRAM_ITERATIONS    4096 /* for verifiers derived from plain secrets (Postgres's default) */
 #define SCRAM_SALT_LEN      16   /* bytes of a derived salt */
 #define SCRAM_NONCE_RAW_LEN 18   /* random bytes of the server nonce, base64 on the wire */
+#define SCRAM_NONCE_MAX     64   /* chars of a server nonce set by scram_test_override */
 #define SCRAM_B64_LEN(n)    (((n) + 2) / 3 * 4) /* chars base64 needs for n bytes, padded */
 
 typedef enum {
-    SCRAM_OK = 0,    /* *out holds the next server message */
-    SCRAM_MALFORMED, /* client's fault, protocol violation (08P01); err says why */
-    SCRAM_FAILED,    /* wrong password or mock user: send 28P01 with auth_fail_message() */
-    SCRAM_INTERNAL,  /* out of memory or RNG failure (XX000) */
+    SCRAM_OK = 0,      /* *out holds the next server message */
+    SCRAM_MALFORMED,   /* client's fault, protocol violation (08P01); err says why */
+    SCRAM_UNSUPPORTED, /* authzid or a mandatory extension asked for (0A000); err says why */
+    SCRAM_FAILED,      /* wrong password or mock user: send 28P01 with auth_fail_message() */
+    SCRAM_INTERNAL,    /* out of memory or RNG failure (XX000) */
 } ScramResult;
 
 typedef enum {
@@ -46,8 +48,8 @@ typedef struct ScramState {
     uint8_t salt_buf[SCRAM_SALT_LEN];
     uint8_t stored_key[AUTH_KEY_LEN];
     uint8_t server_key[AUTH_KEY_LEN];
-    char server_nonce[SCRAM_B64_LEN(SCRAM_NONCE_RAW_LEN) + 1]; /* "" until made */
-    char gs2_header[4];                                        /* "n,," or "y,," */
+    char server_nonce[SCRAM_NONCE_MAX + 1]; /* "" until made */
+    char gs2_header[4];                     /* "n,," or "y,," */
     char *first;            /* copy of client-first-message, NUL-terminated (owned) */
     const char *first_bare; /* client-first-message-bare, inside first */
     const char *cnonce;     /* client nonce inside first (not NUL-terminated) */
@@ -57,16 +59,17 @@ typedef struct ScramState {
     char server_final[2 + SCRAM_B64_LEN(AUTH_KEY_LEN) + 1];
 } ScramState;
 
-/* Start an exchange for user u (a real or mock user, borrowed for the state's life). A plain
- * secret gets a verifier derived on the spot (random salt, SCRAM_ITERATIONS). Returns false when
- * SCRAM is impossible: u holds an md5 secret (the caller must run an md5 challenge instead, or,
- * when md5 is not allowed, a SCRAM exchange with auth_mock_user() so that the client fails as with
- * a wrong password, like Postgres), or the RNG/PBKDF2 failed. st needs scram_free either way. */
+/* Start an exchange for user u (real or mock, borrowed for the state's life). A plain secret
+ * gets a verifier derived on the spot (random salt, SCRAM_ITERATIONS). Returns false when SCRAM
+ * cannot run for u -- an md5 secret (md5(password || user) gives no SCRAM keys) or an empty plain
+ * secret -- or when the RNG or PBKDF2 failed. The caller then runs an md5 challenge if md5 is
+ * allowed and the secret is md5, else the exchange for auth_mock_user(..., AUTH_SECRET_SCRAM), so
+ * the client fails as with a wrong password (as Postgres does). st needs scram_free either way. */
 bool scram_init(ScramState *st, const AuthUser *u) __attribute__((warn_unused_result));
 
 /* Consume client-first-message (data of SASLInitialResponse, not NUL-terminated) and produce
- * server-first-message in *out/*outlen, owned by st until scram_free. err gets a client-facing
- * reason on SCRAM_MALFORMED, never quoting a secret. */
+ * server-first-message in *out and *outlen, owned by st until scram_free. err gets a client-facing
+ * reason on SCRAM_MALFORMED or SCRAM_UNSUPPORTED, never quoting a secret. */
 ScramResult scram_step_first(ScramState *st, const uint8_t *msg, size_t len, const char **out,
                              size_t *outlen, char *err, size_t errlen);
 
@@ -80,7 +83,7 @@ ScramResult scram_step_final(ScramState *st, const uint8_t *msg, size_t len, con
 void scram_free(ScramState *st);
 
 /* Tests only: before scram_step_first, use `server_nonce` (printable, no ',', at most
- * SCRAM_B64_LEN(SCRAM_NONCE_RAW_LEN) chars) instead of a random one, and for a plain secret, the
+ * SCRAM_NONCE_MAX chars) instead of a random one, and for a plain secret, the
  * given salt instead of a random one. NULL leaves either alone. Returns false on bad input. */
 bool scram_test_override(ScramState *st, const char *server_nonce, const uint8_t *salt,
                          size_t salt_len) __attribute__((warn_unused_result));

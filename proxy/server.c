@@ -120,7 +120,8 @@ static void server_connected(Server *sv)
         if (v) params_set(&sv->params, reported_gucs[i], v);
     }
     evutil_socket_t fd = PQsocket(sv->conn);
-    if (PQsslInUse(sv->conn))
+    sv->tls = PQsslInUse(sv->conn);
+    if (sv->tls)
         sv->bev = bufferevent_openssl_socket_new(px->base, fd, PQsslStruct(sv->conn, "OpenSSL"),
                                                  BUFFEREVENT_SSL_OPEN, 0);
     else
@@ -369,6 +370,7 @@ void server_relay(Server *sv)
             }
         }
     }
+    conn_flush(cl->bev, cl->tls);
     conn_throttle(sv->bev, &sv->rx, cl->bev);
 }
 

@@ -1,9 +1,15 @@
 /* test_config.c - Check suite for config/config.c: the key table, [databases] conninfo handling,
- * FILE:LINE errors, reload snapshots and reference counts. */
+ * FILE:LINE errors, reload snapshots and reference counts; config_auth.c: auth_file and the
+ * client TLS files. */
 #include "config.h"
+
+#include "auth.h"
 
 #include <check.h>
 #include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +20,8 @@
 #error "PGPIN_SOURCE_DIR must name the source tree (set in tests/CMakeLists.txt)"
 #endif
 
-#define SAMPLE_INI PGPIN_SOURCE_DIR "/config/pgpin.ini"
+#define SAMPLE_INI      PGPIN_SOURCE_DIR "/config/pgpin.ini"
+#define SAMPLE_USERLIST PGPIN_SOURCE_DIR "/config/userlist.txt"
 
 static Config *load_ok(const char *text)
 {
@@ -77,7 +84,21 @@ START_TEST(test_defaults)
     ck_assert_double_eq(cfg->query_wait_timeout, 120);
     ck_assert_double_eq(cfg->shutdown_timeout, 30);
     ck_assert_double_eq(cfg->client_login_timeout, 60);
+    ck_assert_double_eq(cfg->client_idle_timeout, 0);
+    ck_assert_int_eq(cfg->max_packet_size, 1073741822);
+    ck_assert_int_eq(cfg->client_tls_sslmode, CFG_SSL_DISABLE);
+    ck_assert_str_eq(cfg->client_tls_cert_file, "");
+    ck_assert_str_eq(cfg->client_tls_key_file, "");
+    ck_assert_str_eq(cfg->client_tls_ca_file, "");
+    ck_assert_str_eq(cfg->client_tls_protocols, "secure");
+    ck_assert_uint_eq(cfg->client_tls_protocol_mask, CFG_TLS_V1_2 | CFG_TLS_V1_3);
+    ck_assert_str_eq(cfg->client_tls_ciphers, "HIGH:!aNULL:!MD5");
     ck_assert_int_eq(cfg->auth_type, CFG_AUTH_TRUST);
+    ck_assert_str_eq(cfg->auth_file, "");
+    ck_assert_ptr_null(cfg->auth);
+    ck_assert_str_eq(cfg->auth_user, "");
+    ck_assert_str_eq(cfg->auth_query, "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
+    ck_assert_str_eq(cfg->admin_users, "");
     ck_assert_int_eq(cfg->log_level, CFG_LOG_INFO);
     ck_assert_int_eq(cfg->workers, 0);
     ck_assert_int_eq(cfg->ndbs, 0);
@@ -101,7 +122,16 @@ START_TEST(test_every_key)
                           "query_wait_timeout = 0\n"
                           "shutdown_timeout = 1e1\n"
                           "client_login_timeout = 31536000\n"
-                          "auth_type = trust\n"
+                          "client_idle_timeout = 300\n"
+                          "max_packet_size = 1024\n"
+                          "client_tls_sslmode = disable\n"
+                          "client_tls_protocols = tlsv1.3\n"
+                          "client_tls_ciphers = ECDHE+AESGCM\n"
+                          "auth_type = scram-sha-256\n"
+                          "auth_file = " SAMPLE_USERLIST "\n"
+                          "auth_user = pgpin_auth\n"
+                          "auth_query = SELECT * FROM my_auth($1)\n"
+                          "admin_users = admin, ops\n"
                           "log_level = DEBUG\n"
                           "workers = 8\n");
     ck_assert_str_eq(cfg->listen_addr, "*");
@@ -117,7 +147,19 @@ START_TEST(test_every_key)
     ck_assert_double_eq(cfg->query_wait_timeout, 0);
     ck_assert_double_eq(cfg->shutdown_timeout, 10);
     ck_assert_double_eq(cfg->client_login_timeout, 31536000);
-    ck_assert_int_eq(cfg->auth_type, CFG_AUTH_TRUST);
+    ck_assert_double_eq(cfg->client_idle_timeout, 300);
+    ck_assert_int_eq(cfg->max_packet_size, 1024);
+    ck_assert_int_eq(cfg->client_tls_sslmode, CFG_SSL_DISABLE);
+    ck_assert_uint_eq(cfg->client_tls_protocol_mask, CFG_TLS_V1_3);
+    ck_assert_str_eq(cfg->client_tls_ciphers, "ECDHE+AESGCM");
+    ck_assert_int_eq(cfg->auth_type, CFG_AUTH_SCRAM);
+    ck_assert_str_eq(cfg->auth_file, SAMPLE_USERLIST);
+    ck_assert_ptr_nonnull(cfg->auth);
+    ck_assert_int_eq(auth_file_count(cfg->auth), 4);
+    ck_assert_ptr_nonnull(auth_file_find(cfg->auth, "alice"));
+    ck_assert_str_eq(cfg->auth_user, "pgpin_auth");
+    ck_assert_str_eq(cfg->auth_query, "SELECT * FROM my_auth($1)");
+    ck_assert_str_eq(cfg->admin_users, "admin, ops");
     ck_assert_int_eq(cfg->log_level, CFG_LOG_DEBUG);
     ck_assert_int_eq(cfg->workers, 8);
     cfg_unref(cfg);
@@ -197,10 +239,38 @@ static const ErrCase err_cases[] = {
      "t.ini:2: ", "unknown log_level 'verbose' (expected error, warning, info, debug)"},
     {"[pgpin]\npool_mode = statement\n",
      "t.ini:2: ", "unknown pool_mode 'statement' (expected session, auto)"},
-    {"[pgpin]\nauth_type = md5\n", "t.ini:2: ", "auth_type = md5: not yet supported"},
-    {"[pgpin]\nauth_type = scram-sha-256\n", "t.ini:2: ", "not yet supported"},
+    {"[pgpin]\nauth_type = cert\n", "t.ini:2: ", "auth_type = cert: not supported"},
+    {"[pgpin]\nauth_type = hba\n", "t.ini:2: ", "not supported"},
     {"[pgpin]\nauth_type = password\n",
-     "t.ini:2: ", "unknown auth_type 'password' (expected trust)"},
+     "t.ini:2: ", "unknown auth_type 'password' (expected trust, plain, md5, scram-sha-256)"},
+    {"[pgpin]\n\nauth_type = md5\n", "t.ini:3: ", "auth_file is required unless auth_type = trust"},
+    {"[pgpin]\nauth_type = plain\nauth_file =\n", "t.ini:2: ", "auth_file is required"},
+    {"[pgpin]\nauth_type = scram-sha-256\nauth_file = /nonexistent/users.txt\n",
+     "t.ini:3: ", "auth_file: /nonexistent/users.txt: No such file or directory"},
+    {"[pgpin]\nauth_file = /tmp\n", "t.ini:2: ", "auth_file: /tmp: not a regular file"},
+    {"[pgpin]\nmax_packet_size = 1023\n",
+     "t.ini:2: ", "max_packet_size must be an integer between 1024 and 1073741822, got '1023'"},
+    {"[pgpin]\nmax_packet_size = 1073741823\n", "t.ini:2: ", "max_packet_size must be"},
+    {"[pgpin]\nclient_idle_timeout = -1\n", "t.ini:2: ", "client_idle_timeout must be"},
+    {"[pgpin]\nclient_tls_sslmode = on\n", "t.ini:2: ",
+     "unknown client_tls_sslmode 'on' (expected disable, allow, prefer, require, verify-ca, "
+     "verify-full)"},
+    {"[pgpin]\nclient_tls_sslmode = require\n", "t.ini:2: ",
+     "client_tls_sslmode other than disable needs client_tls_cert_file and "
+     "client_tls_key_file"},
+    {"[pgpin]\nclient_tls_sslmode = allow\n", "t.ini:2: ", "needs client_tls_cert_file"},
+    {"[pgpin]\nclient_tls_cert_file = /nonexistent/c.pem\n",
+     "t.ini:2: ", "client_tls_cert_file: /nonexistent/c.pem: No such file or directory"},
+    {"[pgpin]\nclient_tls_ca_file = /tmp\n",
+     "t.ini:2: ", "client_tls_ca_file: /tmp: not a regular"},
+    {"[pgpin]\nclient_tls_protocols = tlsv1.2,tlsv1.4\n",
+     "t.ini:2: ", "client_tls_protocols: unknown protocol 'tlsv1.4' (expected tlsv1.0"},
+    {"[pgpin]\nclient_tls_protocols = all,!all\n",
+     "t.ini:2: ", "client_tls_protocols: no protocol left in 'all,!all'"},
+    {"[pgpin]\nclient_tls_protocols =\n", "t.ini:2: ", "client_tls_protocols must not be empty"},
+    {"[pgpin]\nclient_tls_ciphers = NOSUCHCIPHER\n",
+     "t.ini:2: ", "client_tls_ciphers: no usable cipher in 'NOSUCHCIPHER'"},
+
     {"[pgpin]\nlisten_addr =\n", "t.ini:2: ", "listen_addr must not be empty"},
     {"[pgpin]\nmin_pool_size = 30\n", "t.ini:2: ", "min_pool_size 30 exceeds default_pool_size 20"},
     {"[pgpin]\nmin_pool_size = 5\ndefault_pool_size = 4\n", "t.ini:3: ", "exceeds"},
@@ -509,6 +579,8 @@ START_TEST(test_sample_file)
     for (char *line = want; *line; line = strchr(line, '\n') + 1) {
         char want_line[128];
         snprintf(want_line, sizeof want_line, "\n%.*s", (int)(strchr(line, '\n') - line + 1), line);
+        char *blank = strstr(want_line, " = \n"); /* an empty value is written "key =" */
+        if (blank) strcpy(blank, " =\n");
         char *at = strstr(text, want_line);
         ck_assert_msg(at != NULL, "sample lacks '%s'", want_line + 1);
         char *prev = at; /* start of the line above */
@@ -600,6 +672,177 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* A fresh temporary directory; caller removes it with rm_dir. */
+static char *make_dir(void)
+{
+    char *dir = strdup("/tmp/pgpin-test-cfgdir-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
+/* dir/name, written with text unless NULL; caller frees. */
+static char *dir_file(const char *dir, const char *name, const char *text)
+{
+    char *path = malloc(strlen(dir) + strlen(name) + 2);
+    sprintf(path, "%s/%s", dir, name);
+    if (text) {
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        fclose(f);
+    }
+    return path;
+}
+
+static void rm_dir(char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+
+/* auth_file relative to the config file's directory, loaded into the snapshot and stored
+ * resolved; its errors carry both locations and never the secret. */
+START_TEST(test_auth_file)
+{
+    char *dir = make_dir(), err[1024];
+    char *users = dir_file(dir, "users.txt", "\"app\" \"md58cc7ff7afbc8551bd526b65944c17b36\"\n");
+    char *ini = dir_file(dir, "pgpin.ini", "[pgpin]\nauth_type = md5\nauth_file = users.txt\n");
+    Config *cfg = cfg_load(ini, err, sizeof err);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->auth_file, users);
+    ck_assert_int_eq(cfg->auth_type, CFG_AUTH_MD5);
+    const AuthUser *u = auth_file_find(cfg->auth, "app");
+    ck_assert_ptr_nonnull(u);
+    ck_assert_int_eq(u->kind, AUTH_SECRET_MD5);
+    Config *held = cfg_ref(cfg);
+    cfg_unref(cfg);
+    ck_assert_ptr_eq(auth_file_find(held->auth, "app"), u); /* lives with the snapshot */
+    cfg_unref(held);
+
+    /* A broken user list: the config's line, then the user list's. */
+    free(dir_file(dir, "users.txt", "\"ok\" \"pw\"\n\"bad\" \"SCRAM-SHA-256$4096:c2FsdA==$x\"\n"));
+    ck_assert_ptr_null(cfg_load(ini, err, sizeof err));
+    char want[512];
+    snprintf(want, sizeof want, "%s:3: auth_file: %s:2: user \"bad\": malformed SCRAM", ini, users);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+    ck_assert_msg(strstr(err, "c2FsdA") == NULL, "secret echoed: %s", err);
+
+    /* Under trust an auth_file is still loaded (and checked). */
+    free(dir_file(dir, "users.txt", "\"ok\" \"pw\"\n"));
+    free(dir_file(dir, "pgpin.ini", "[pgpin]\nauth_file = users.txt\n"));
+    cfg = cfg_load(ini, err, sizeof err);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(auth_file_count(cfg->auth), 1);
+    cfg_unref(cfg);
+    free(users);
+    free(ini);
+    rm_dir(dir);
+}
+END_TEST
+
+/* A self-signed certificate and its key, PEM. */
+static void write_cert(const char *cert_path, const char *key_path)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    ck_assert(pk && x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pk);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
+    X509_set_issuer_name(x, name);
+    ck_assert_int_gt(X509_sign(x, pk, EVP_sha256()), 0);
+    FILE *f = fopen(cert_path, "w");
+    ck_assert(f && PEM_write_X509(f, x));
+    fclose(f);
+    f = fopen(key_path, "w");
+    ck_assert(f && PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL));
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+}
+
+static Config *tls_load(const char *dir, const char *keys, char *err, size_t errlen)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "[pgpin]\n%s", keys);
+    char *ini = dir_file(dir, "tls.ini", text);
+    Config *cfg = cfg_load(ini, err, errlen);
+    free(ini);
+    return cfg;
+}
+
+START_TEST(test_tls_files)
+{
+    char *dir = make_dir(), err[1024];
+    char *cert = dir_file(dir, "server.crt", NULL), *key = dir_file(dir, "server.key", NULL);
+    char *cert2 = dir_file(dir, "other.crt", NULL), *key2 = dir_file(dir, "other.key", NULL);
+    write_cert(cert, key);
+    write_cert(cert2, key2);
+    Config *cfg = tls_load(dir,
+                           "client_tls_sslmode = verify-full\nclient_tls_cert_file = server.crt\n"
+                           "client_tls_key_file = server.key\nclient_tls_ca_file = other.crt\n"
+                           "client_tls_protocols = all, !tlsv1.0 : -TLSV1.1\n",
+                           err, sizeof err);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->client_tls_sslmode, CFG_SSL_VERIFY_FULL);
+    ck_assert_str_eq(cfg->client_tls_cert_file, cert);
+    ck_assert_str_eq(cfg->client_tls_key_file, key);
+    ck_assert_str_eq(cfg->client_tls_ca_file, cert2);
+    ck_assert_uint_eq(cfg->client_tls_protocol_mask, CFG_TLS_V1_2 | CFG_TLS_V1_3);
+    cfg_unref(cfg);
+
+    ck_assert_ptr_null(tls_load(dir,
+                                "client_tls_sslmode = require\nclient_tls_cert_file = server.crt\n"
+                                "\nclient_tls_key_file = other.key\n",
+                                err, sizeof err));
+    ck_assert_msg(strstr(err, "tls.ini:5: client_tls_key_file: ") && strstr(err, "other.key"), "%s",
+                  err);
+    ck_assert_ptr_null(
+        tls_load(dir,
+                 "client_tls_sslmode = verify-ca\nclient_tls_cert_file = server.crt\n"
+                 "client_tls_key_file = server.key\n",
+                 err, sizeof err));
+    ck_assert_msg(strstr(err, "tls.ini:2: client_tls_sslmode verify-ca and verify-full need "
+                              "client_tls_ca_file"),
+                  "%s", err);
+    ck_assert_ptr_null(tls_load(dir, "client_tls_cert_file = server.key\n", err, sizeof err));
+    ck_assert_msg(strstr(err, "tls.ini:2: client_tls_cert_file: ") && strstr(err, "server.key: "),
+                  "%s", err);
+    ck_assert_ptr_null(tls_load(dir, "client_tls_ca_file = server.key\n", err, sizeof err));
+    ck_assert_msg(strstr(err, "tls.ini:2: client_tls_ca_file: "), "%s", err);
+    free(cert);
+    free(key);
+    free(cert2);
+    free(key2);
+    rm_dir(dir);
+}
+END_TEST
+
+START_TEST(test_admin_users)
+{
+    Config *cfg = load_ok("[pgpin]\nadmin_users = admin ,  ops team,,root\n");
+    ck_assert(cfg_is_admin_user(cfg, "admin"));
+    ck_assert(cfg_is_admin_user(cfg, "ops team"));
+    ck_assert(cfg_is_admin_user(cfg, "root"));
+    ck_assert(!cfg_is_admin_user(cfg, "ops"));
+    ck_assert(!cfg_is_admin_user(cfg, "adm"));
+    ck_assert(!cfg_is_admin_user(cfg, "Admin"));
+    ck_assert(!cfg_is_admin_user(cfg, ""));
+    ck_assert(!cfg_is_admin_user(cfg, NULL));
+    cfg_unref(cfg);
+    cfg = load_ok("");
+    ck_assert(!cfg_is_admin_user(cfg, "admin"));
+    cfg_unref(cfg);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -623,6 +866,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_sample_file);
     tcase_add_test(tc, test_file_errors);
     tcase_add_test(tc, test_reload);
+    tcase_add_test(tc, test_auth_file);
+    tcase_add_test(tc, test_tls_files);
+    tcase_add_test(tc, test_admin_users);
     suite_add_tcase(s, tc);
     return s;
 }
