@@ -23,6 +23,10 @@ struct Login {
     uint8_t salt[4];
     ScramState scram;
     bool scram_live;
+    AuthFile *found; /* auth_query's answer, as a one-line auth file */
+    PGconn *q_conn;  /* auth_query connection */
+    struct event *q_ev;
+    bool q_sent;
 };
 
 static void login_fail(Client *cl)
@@ -42,35 +46,26 @@ static bool send_request(Client *cl, WireBuf *b)
     return ok;
 }
 
-bool login_start(Client *cl)
+/* Send the first request for the secret lg->user holds (a mock one for unknown users). */
+static void login_challenge(Client *cl, struct Login *lg)
 {
     const Config *cfg = cl->cfg;
+    bool md5_ok = cfg->auth_type == CFG_AUTH_MD5;
     WireBuf b;
     wire_buf_init(&b);
-    if (cfg->auth_type == CFG_AUTH_TRUST) return true;
-    struct Login *lg = calloc(1, sizeof *lg);
-    if (!lg) {
-        client_fail(cl, SQLSTATE_INTERNAL_ERROR, "out of memory");
-        return false;
-    }
-    cl->login = lg;
-    bool md5_ok = cfg->auth_type == CFG_AUTH_MD5;
-    lg->user = cfg->auth ? auth_file_find(cfg->auth, cl->su.user) : NULL;
     if (!lg->user)
         lg->user = auth_mock_user(&cl->px->mock_key, cl->su.user,
                                   auth_file_mock_kind(cfg->auth, md5_ok), &lg->mock);
     if (cfg->auth_type == CFG_AUTH_PLAIN) {
         lg->method = LOGIN_CLEARTEXT;
         auth_build_cleartext_request(&b);
-        send_request(cl, &b);
     } else if (auth_use_md5(lg->user, md5_ok)) {
         lg->method = LOGIN_MD5;
         if (RAND_bytes(lg->salt, sizeof lg->salt) != 1) {
             client_fail(cl, SQLSTATE_INTERNAL_ERROR, "random number generator failed");
-            return false;
+            return;
         }
         auth_build_md5_request(&b, lg->salt);
-        send_request(cl, &b);
     } else {
         lg->method = LOGIN_SCRAM;
         /* An md5 secret cannot do SCRAM: run the exchange on a mock secret so it fails the
@@ -79,13 +74,118 @@ bool login_start(Client *cl)
             lg->user = auth_mock_user(&cl->px->mock_key, cl->su.user, AUTH_SECRET_SCRAM, &lg->mock);
             if (!scram_init(&lg->scram, lg->user)) {
                 client_fail(cl, SQLSTATE_INTERNAL_ERROR, "SCRAM setup failed");
-                return false;
+                return;
             }
         }
         lg->scram_live = true;
         auth_build_sasl_request(&b);
-        send_request(cl, &b);
     }
+    send_request(cl, &b);
+}
+
+/* ---- auth_query: users not in the auth file are looked up through the server, as
+ * auth_user, with libpq's async API on the event loop. ---- */
+
+static void query_done(Client *cl, struct Login *lg, PGresult *res)
+{
+    char line[AUTH_MAX_USER + AUTH_MAX_SECRET + 16], err[200];
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        PQnfields(res) >= 2 && !PQgetisnull(res, 0, 1)) {
+        /* Reuse the auth file parser: one line in its format ("" escapes a quote). */
+        size_t n = 0;
+        const char *parts[2] = {cl->su.user, PQgetvalue(res, 0, 1)};
+        for (int k = 0; k < 2; k++) {
+            line[n++] = '"';
+            for (const char *c = parts[k]; *c && n + 4 < sizeof line; c++) {
+                if (*c == '"') line[n++] = '"';
+                line[n++] = *c;
+            }
+            line[n++] = '"';
+            line[n++] = ' ';
+        }
+        line[n] = '\0';
+        lg->found = auth_file_parse(line, n, "auth_query", err, sizeof err);
+        if (lg->found) lg->user = auth_file_find(lg->found, cl->su.user);
+    } else if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_warn(cl->tag, "auth_query failed: %s", PQresultErrorMessage(res));
+    }
+    PQclear(res);
+    login_challenge(cl, lg);
+}
+
+static void query_cb(evutil_socket_t fd, short what, void *arg);
+
+static void query_wait(Client *cl, struct Login *lg, short what)
+{
+    event_assign(lg->q_ev, cl->px->base, PQsocket(lg->q_conn), what, query_cb, cl);
+    event_add(lg->q_ev, NULL);
+}
+
+static void query_cb(evutil_socket_t fd, short what, void *arg)
+{
+    Client *cl = arg;
+    struct Login *lg = cl->login;
+    (void)fd, (void)what;
+    if (!lg->q_sent) {
+        PostgresPollingStatusType st = PQconnectPoll(lg->q_conn);
+        if (st == PGRES_POLLING_READING || st == PGRES_POLLING_WRITING) {
+            query_wait(cl, lg, st == PGRES_POLLING_READING ? EV_READ : EV_WRITE);
+            return;
+        }
+        const char *params[1] = {cl->su.user};
+        if (st != PGRES_POLLING_OK || PQsetnonblocking(lg->q_conn, 1) != 0 ||
+            !PQsendQueryParams(lg->q_conn, cl->cfg->auth_query, 1, NULL, params, NULL, NULL, 0)) {
+            log_warn(cl->tag, "auth_query connection failed: %s", PQerrorMessage(lg->q_conn));
+            login_challenge(cl, lg);
+            return;
+        }
+        lg->q_sent = true;
+    } else if (!PQconsumeInput(lg->q_conn)) {
+        query_done(cl, lg, NULL);
+        return;
+    }
+    if (PQflush(lg->q_conn) == 1 || PQisBusy(lg->q_conn)) {
+        query_wait(cl, lg, PQflush(lg->q_conn) == 1 ? EV_WRITE : EV_READ);
+        return;
+    }
+    PGresult *res = PQgetResult(lg->q_conn), *extra;
+    while ((extra = PQgetResult(lg->q_conn)) != NULL)
+        PQclear(extra);
+    query_done(cl, lg, res);
+}
+
+/* Start the lookup; false when it cannot start (the caller challenges with a mock secret). */
+static bool query_start(Client *cl, struct Login *lg)
+{
+    const CfgDatabase *db = cfg_find_db(cl->cfg, cl->su.database);
+    const char *keys[5], *vals[5];
+    int n = 0;
+    if (!db) return false;
+    keys[n] = "dbname", vals[n++] = db->conninfo;
+    keys[n] = "user", vals[n++] = cl->cfg->auth_user;
+    if (!db->has_dbname) keys[n] = "dbname", vals[n++] = cl->su.database;
+    keys[n] = "fallback_application_name", vals[n++] = "pgpin auth_query";
+    keys[n] = NULL, vals[n] = NULL;
+    lg->q_conn = PQconnectStartParams(keys, vals, 1);
+    lg->q_ev = event_new(cl->px->base, -1, 0, query_cb, cl);
+    if (!lg->q_conn || !lg->q_ev || PQstatus(lg->q_conn) == CONNECTION_BAD) return false;
+    query_wait(cl, lg, EV_WRITE);
+    return true;
+}
+
+bool login_start(Client *cl)
+{
+    const Config *cfg = cl->cfg;
+    if (cfg->auth_type == CFG_AUTH_TRUST) return true;
+    struct Login *lg = calloc(1, sizeof *lg);
+    if (!lg) {
+        client_fail(cl, SQLSTATE_INTERNAL_ERROR, "out of memory");
+        return false;
+    }
+    cl->login = lg;
+    lg->user = cfg->auth ? auth_file_find(cfg->auth, cl->su.user) : NULL;
+    if (!lg->user && cfg->auth_user[0] && query_start(cl, lg)) return false;
+    login_challenge(cl, lg);
     return false;
 }
 
@@ -161,7 +261,7 @@ static bool password_msg(Client *cl, struct Login *lg, const uint8_t *body, uint
 bool login_message(Client *cl, uint8_t type, const uint8_t *body, uint32_t len)
 {
     struct Login *lg = cl->login;
-    if (type != PqMsg_PasswordMessage || !lg) {
+    if (type != PqMsg_PasswordMessage || !lg || !lg->user) { /* !user: nothing asked yet */
         client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION,
                     "expected password response during authentication");
         return false;
@@ -176,6 +276,9 @@ void login_free(Client *cl)
     struct Login *lg = cl->login;
     if (!lg) return;
     if (lg->scram_live) scram_free(&lg->scram);
+    if (lg->q_ev) event_free(lg->q_ev);
+    if (lg->q_conn) PQfinish(lg->q_conn);
+    auth_file_free(lg->found);
     free(lg);
     cl->login = NULL;
 }
