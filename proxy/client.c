@@ -6,6 +6,7 @@
 #include "log.h"
 #include "login.h"
 #include "tls.h"
+#include "worker.h"
 #include "pool.h"
 #include "pqmsg.h"
 #include "server.h"
@@ -49,11 +50,14 @@ void client_accept(Proxy *px, evutil_socket_t fd)
     cl->px = px;
     cl->cfg = cfg_ref(px->cfg);
     cl->state = CL_STARTUP;
-    cl->key_pid = ++px->next_id;
+    /* The worker's index rides in the top byte, so a CancelRequest reaching any worker finds
+     * the one that holds the client. */
+    cl->key_pid = (uint32_t)px->index << 24 | (++px->next_id & 0xffffff);
     cl->key_secret = proxy_random(px);
     snprintf(cl->tag, sizeof cl->tag, "C-%u", cl->key_pid);
     TAILQ_INSERT_TAIL(&px->clients, cl, link);
     px->nclients++;
+    int total = atomic_fetch_add(&px->root->nclients, 1) + 1;
     cl->fd = fd;
     /* The plain bufferevent does not own fd: a TLS one replaces it after SSLRequest. */
     cl->bev = bufferevent_socket_new(px->base, fd, 0);
@@ -63,8 +67,9 @@ void client_accept(Proxy *px, evutil_socket_t fd)
         return;
     }
     bufferevent_setcb(cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
+    conn_setup(cl->bev);
     bufferevent_enable(cl->bev, EV_READ);
-    if (px->nclients > cl->cfg->max_client_conn) {
+    if (total > cl->cfg->max_client_conn) {
         client_fail(cl, SQLSTATE_TOO_MANY_CONNECTIONS,
                     "no more connections allowed (max_client_conn)");
         return;
@@ -211,7 +216,7 @@ static void client_ssl_request(Client *cl)
 {
     Proxy *px = cl->px;
     if (!px->tls || cl->tls) {
-        bufferevent_write(cl->bev, "N", 1);
+        conn_write(cl->bev, "N", 1);
         return;
     }
     /* Bytes after the request would have been sent in the clear (CVE-2021-23222 class). */
@@ -240,14 +245,30 @@ static void client_ssl_request(Client *cl)
     bufferevent_enable(cl->bev, EV_READ);
 }
 
-static void client_cancel_request(Client *cl)
+void client_cancel_local(Proxy *px, uint32_t pid, uint32_t key)
 {
     Client *t;
-    TAILQ_FOREACH(t, &cl->px->clients, link)
+    TAILQ_FOREACH(t, &px->clients, link)
     {
-        if (t->key_pid == cl->su.cancel_pid && t->key_secret == cl->su.cancel_key) {
+        if (t->key_pid == pid && t->key_secret == key) {
             if (t->server && t->server->state == SV_ACTIVE) server_cancel(t->server);
-            break;
+            return;
+        }
+    }
+}
+
+static void client_cancel_request(Client *cl)
+{
+    Root *root = cl->px->root;
+    uint32_t pid = cl->su.cancel_pid, key = cl->su.cancel_key;
+    int target = (int)(pid >> 24);
+    if (target == cl->px->index) {
+        client_cancel_local(cl->px, pid, key);
+    } else if (target < root->nworkers) {
+        Msg *m = calloc(1, sizeof *m);
+        if (m) {
+            m->kind = MSG_CANCEL, m->pid = pid, m->key = key;
+            worker_post(root->workers[target], m);
         }
     }
     client_close(cl, "cancel request"); /* Postgres answers nothing either */
@@ -279,7 +300,7 @@ static bool client_startup_packet(Client *cl)
     }
     switch (cl->su.kind) {
     case WIRE_SU_SSL: client_ssl_request(cl); return true;
-    case WIRE_SU_GSSENC: bufferevent_write(cl->bev, "N", 1); return true; /* no GSSAPI */
+    case WIRE_SU_GSSENC: conn_write(cl->bev, "N", 1); return true; /* no GSSAPI */
     case WIRE_SU_CANCEL: client_cancel_request(cl); return true;
     case WIRE_SU_STARTUP: client_startup_done(cl); return true;
     }
@@ -361,7 +382,7 @@ static void client_relay(Client *cl)
         count_request(sv, type);
         cl->rx.remain = len + 1;
     }
-    conn_flush(sv->bev, sv->tls);
+    conn_flush(sv->bev);
     conn_throttle(cl->bev, &cl->rx, sv->bev);
 }
 
@@ -423,6 +444,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 static void client_write_cb(struct bufferevent *bev, void *arg)
 {
     Client *cl = arg;
+    conn_written(bev);
     if (cl->state == CL_FLUSH_CLOSE) {
         if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) client_close(cl, "error sent");
         return;
@@ -490,6 +512,10 @@ void client_fail(Client *cl, const char *sqlstate, const char *msg)
         client_close(cl, "out of memory");
         return;
     }
+    if (evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0) {
+        client_close(cl, "error sent"); /* written at once */
+        return;
+    }
     bufferevent_disable(cl->bev, EV_READ);
     bufferevent_setwatermark(cl->bev, EV_WRITE, 0, 0);
     timer_start(cl, 5.0); /* a client that never reads its error is dropped */
@@ -506,6 +532,7 @@ void client_close(Client *cl, const char *why)
     if (cl->timer) evtimer_del(cl->timer);
     TAILQ_REMOVE(&px->clients, cl, link);
     px->nclients--;
+    atomic_fetch_sub(&px->root->nclients, 1);
     TAILQ_INSERT_TAIL(&px->dead_clients, cl, link);
     proxy_schedule_reap(px);
     proxy_maybe_finish_drain(px);

@@ -21,6 +21,8 @@ void client_wake_reader(Client *cl);
 void client_drain(Client *cl);
 /* Once a second: close clients idle (outside a transaction) past client_idle_timeout. */
 void client_janitor(Proxy *px);
+/* A CancelRequest for a client of this worker: cancel its server's query if the key matches. */
+void client_cancel_local(Proxy *px, uint32_t pid, uint32_t key);
 /* Free a closed client (reaper only). */
 void client_free(Client *cl);
 

@@ -1,6 +1,8 @@
 /* conn.c - framing and forwarding on bufferevents. */
 #include "conn.h"
 
+#include <event2/bufferevent_ssl.h>
+
 bool conn_peek_header(struct evbuffer *in, uint8_t *type, uint32_t *len)
 {
     uint8_t hdr[5];
@@ -39,16 +41,40 @@ bool conn_unthrottle(struct bufferevent *src, Relay *r, struct bufferevent *dst)
     return true;
 }
 
-void conn_flush(struct bufferevent *dst, bool tls)
+static bool conn_is_tls(struct bufferevent *bev)
 {
-    struct evbuffer *out = bufferevent_get_output(dst);
-    if (tls || evbuffer_get_length(out) == 0) return;
-    /* Errors and EAGAIN are left to the bufferevent, which retries and reports them. */
-    (void)evbuffer_write(out, bufferevent_getfd(dst));
+    return bufferevent_openssl_get_ssl(bev) != NULL;
+}
+
+void conn_setup(struct bufferevent *bev)
+{
+    if (!conn_is_tls(bev)) bufferevent_disable(bev, EV_WRITE);
+}
+
+void conn_flush(struct bufferevent *bev)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) == 0 || conn_is_tls(bev)) return;
+    /* On EAGAIN or an error, libevent takes over: it retries, or reports the error. */
+    (void)evbuffer_write(out, bufferevent_getfd(bev));
+    if (evbuffer_get_length(out) > 0) bufferevent_enable(bev, EV_WRITE);
+}
+
+void conn_written(struct bufferevent *bev)
+{
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 && !conn_is_tls(bev))
+        bufferevent_disable(bev, EV_WRITE);
+}
+
+bool conn_write(struct bufferevent *bev, const void *data, size_t len)
+{
+    if (bufferevent_write(bev, data, len) != 0) return false;
+    conn_flush(bev);
+    return true;
 }
 
 bool conn_send(struct bufferevent *bev, WireBuf *b)
 {
     if (b->oom) return false;
-    return bufferevent_write(bev, b->data, b->len) == 0;
+    return conn_write(bev, b->data, b->len);
 }

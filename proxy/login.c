@@ -54,7 +54,7 @@ static void login_challenge(Client *cl, struct Login *lg)
     WireBuf b;
     wire_buf_init(&b);
     if (!lg->user)
-        lg->user = auth_mock_user(&cl->px->mock_key, cl->su.user,
+        lg->user = auth_mock_user(&cl->px->root->mock_key, cl->su.user,
                                   auth_file_mock_kind(cfg->auth, md5_ok), &lg->mock);
     if (cfg->auth_type == CFG_AUTH_PLAIN) {
         lg->method = LOGIN_CLEARTEXT;
@@ -71,7 +71,8 @@ static void login_challenge(Client *cl, struct Login *lg)
         /* An md5 secret cannot do SCRAM: run the exchange on a mock secret so it fails the
          * same way a wrong password does. */
         if (!scram_init(&lg->scram, lg->user)) {
-            lg->user = auth_mock_user(&cl->px->mock_key, cl->su.user, AUTH_SECRET_SCRAM, &lg->mock);
+            lg->user =
+                auth_mock_user(&cl->px->root->mock_key, cl->su.user, AUTH_SECRET_SCRAM, &lg->mock);
             if (!scram_init(&lg->scram, lg->user)) {
                 client_fail(cl, SQLSTATE_INTERNAL_ERROR, "SCRAM setup failed");
                 return;

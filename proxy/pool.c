@@ -5,6 +5,7 @@
 #include "client.h"
 #include "log.h"
 #include "server.h"
+#include "worker.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,110 @@ static void pool_set_target(Pool *pool, const CfgDatabase *db)
     pool->has_dbname = db->has_dbname;
     pool->size = db->pool_size;
     pool->min_size = db->min_pool_size;
+}
+
+/* The cross-worker counters for (dbname, user); created on first use. */
+static SharedPool *shared_get(Root *root, const char *dbname, const char *user)
+{
+    SharedPool *sp;
+    pthread_mutex_lock(&root->lock);
+    for (sp = root->shared; sp; sp = sp->next)
+        if (strcmp(sp->dbname, dbname) == 0 && strcmp(sp->user, user) == 0) break;
+    if (!sp && (sp = calloc(1, sizeof *sp)) != NULL) {
+        sp->dbname = strdup(dbname);
+        sp->user = strdup(user);
+        if (!sp->dbname || !sp->user) {
+            free(sp->dbname), free(sp->user), free(sp);
+            sp = NULL;
+        } else {
+            sp->next = root->shared;
+            root->shared = sp;
+        }
+    }
+    pthread_mutex_unlock(&root->lock);
+    return sp;
+}
+
+void pool_shared_free(Root *root)
+{
+    SharedPool *sp, *next;
+    for (sp = root->shared; sp; sp = next) {
+        next = sp->next;
+        for (Server *sv = sp->handoff, *n; sv; sv = n) {
+            n = sv->handoff_next;
+            server_free(sv);
+        }
+        free(sp->dbname), free(sp->user), free(sp);
+    }
+    root->shared = NULL;
+}
+
+/* Claim one server slot of the pool's cap, shared by all workers. */
+static bool pool_reserve(Pool *pool)
+{
+    int n = atomic_load(&pool->shared->nservers);
+    while (n < pool->size)
+        if (atomic_compare_exchange_weak(&pool->shared->nservers, &n, n + 1)) return true;
+    return false;
+}
+
+/* Start one server connection if the shared cap allows. */
+static bool pool_open_one(Pool *pool)
+{
+    if (!pool_reserve(pool)) return false;
+    return server_open(pool) != NULL; /* a failure gives the slot back in server_close */
+}
+
+void pool_server_gone(Pool *pool)
+{
+    atomic_fetch_sub(&pool->shared->nservers, 1);
+    /* Capacity freed while clients of another worker wait for this pool: tell them. */
+    if (atomic_load(&pool->shared->nwaiting) > pool->nwaiting)
+        worker_broadcast(pool->px->root, MSG_SERVICE, pool->px);
+}
+
+/* ---- Hand-over of idle servers between workers (rare path, under root->lock) ---- */
+
+static void pool_hand_over(Pool *pool, Server *sv)
+{
+    Root *root = pool->px->root;
+    Proxy *from = pool->px;
+    SharedPool *sp = pool->shared;
+    if (!server_detach(sv)) {
+        server_close(sv, "slot wanted by another worker");
+        return;
+    }
+    pthread_mutex_lock(&root->lock);
+    sv->handoff_next = sp->handoff;
+    sp->handoff = sv;
+    atomic_fetch_add(&sp->nhandoff, 1);
+    pthread_mutex_unlock(&root->lock);
+    worker_broadcast(root, MSG_SERVICE, from);
+}
+
+/* Adopt one handed-over server into pool's idle list; false when there is none. */
+static bool pool_take_handoff(Pool *pool)
+{
+    Root *root = pool->px->root;
+    SharedPool *sp = pool->shared;
+    if (atomic_load(&sp->nhandoff) == 0) return false; /* a peek; the lock decides */
+    pthread_mutex_lock(&root->lock);
+    Server *sv = sp->handoff;
+    if (sv) {
+        sp->handoff = sv->handoff_next;
+        atomic_fetch_sub(&sp->nhandoff, 1);
+    }
+    pthread_mutex_unlock(&root->lock);
+    if (!sv) return false;
+    sv->handoff_next = NULL;
+    if (server_adopt(sv, pool)) {
+        sv->state = SV_IDLE;
+        sv->idle_since = proxy_now();
+        TAILQ_INSERT_HEAD(&pool->idle, sv, idle_link);
+        sv->idle_listed = true;
+        pool->nidle++;
+    }
+    return true;
 }
 
 Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char *user)
@@ -31,7 +136,8 @@ Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char 
     pool->dbname = strdup(dbname);
     pool->user = strdup(user);
     pool->conninfo = strdup(db->conninfo);
-    if (!pool->dbname || !pool->user || !pool->conninfo) {
+    pool->shared = shared_get(px->root, dbname, user);
+    if (!pool->dbname || !pool->user || !pool->conninfo || !pool->shared) {
         free(pool->dbname), free(pool->user), free(pool->conninfo), free(pool);
         return NULL;
     }
@@ -51,6 +157,7 @@ void pool_enqueue(Pool *pool, Client *cl)
     cl->queued = true;
     TAILQ_INSERT_TAIL(&pool->waiters, cl, wait_link);
     pool->nwaiting++;
+    atomic_fetch_add(&pool->shared->nwaiting, 1);
     pool_service(pool);
 }
 
@@ -60,22 +167,54 @@ void pool_dequeue(Pool *pool, Client *cl)
     TAILQ_REMOVE(&pool->waiters, cl, wait_link);
     cl->queued = false;
     pool->nwaiting--;
+    atomic_fetch_sub(&pool->shared->nwaiting, 1);
 }
 
 void pool_service(Pool *pool)
 {
     Proxy *px = pool->px;
-    while (pool->nwaiting > 0 && pool->nidle > 0) {
+    while (pool->nwaiting > 0 && (pool->nidle > 0 || pool_take_handoff(pool))) {
+        if (pool->nidle == 0) continue;
         Server *sv = TAILQ_FIRST(&pool->idle);
         Client *cl = TAILQ_FIRST(&pool->waiters);
         TAILQ_REMOVE(&pool->idle, sv, idle_link);
+        sv->idle_listed = false;
         pool->nidle--;
         pool_dequeue(pool, cl);
         server_attach(sv, cl);
     }
     if (px->draining || (pool->retry_at > 0 && proxy_now() < pool->retry_at)) return;
     while (pool->nwaiting > pool->nconnecting && pool->nservers < pool->size)
-        if (!server_open(pool)) break;
+        if (!pool_open_one(pool)) break;
+    /* Still short and other workers hold slots: ask them to give idle ones back. */
+    if (pool->nwaiting > pool->nconnecting && atomic_load(&pool->shared->nservers) > pool->nservers)
+        worker_broadcast(px->root, MSG_SERVICE, px);
+}
+
+void pool_service_all(Proxy *px)
+{
+    Pool *pool;
+    TAILQ_FOREACH(pool, &px->pools, link)
+    {
+        if (pool->nwaiting > 0) {
+            pool_service(pool);
+            continue;
+        }
+        /* Give idle servers back to the cap for the workers whose clients wait. */
+        int want = atomic_load(&pool->shared->nwaiting);
+        Server *sv;
+        while (want-- > 0 && (sv = TAILQ_FIRST(&pool->idle)) != NULL) {
+            TAILQ_REMOVE(&pool->idle, sv, idle_link);
+            sv->idle_listed = false;
+            pool->nidle--;
+            pool_hand_over(pool, sv);
+        }
+    }
+}
+
+void pool_free(Pool *pool)
+{
+    free(pool->dbname), free(pool->user), free(pool->conninfo), free(pool);
 }
 
 void pool_release(Server *sv)
@@ -108,10 +247,18 @@ void pool_server_idle(Server *sv)
         server_close(sv, "shutting down");
         return;
     }
+    /* Clients of another worker wait for a slot and none here do: hand the connection over
+     * (cheaper than closing it and having them open a new one). */
+    if (pool->nwaiting == 0 && atomic_load(&pool->shared->nwaiting) > 0) {
+        sv->state = SV_IDLE;
+        pool_hand_over(pool, sv);
+        return;
+    }
     sv->state = SV_IDLE;
     sv->idle_since = proxy_now();
     pool->backoff = pool->retry_at = 0; /* the server is reachable again */
     TAILQ_INSERT_HEAD(&pool->idle, sv, idle_link);
+    sv->idle_listed = true;
     pool->nidle++;
     pool_service(pool);
 }
@@ -151,11 +298,14 @@ void pool_janitor(Proxy *px)
     Pool *pool;
     TAILQ_FOREACH(pool, &px->pools, link)
     {
+        /* Servers handed over for clients that stopped waiting: someone must own them. */
+        while (pool_take_handoff(pool)) {
+        }
         pool_trim(pool, now, px->cfg);
         pool_service(pool); /* retries after a connect failure's backoff */
         while (!pool->orphan && !px->draining && pool->nservers < pool->min_size &&
                now >= pool->retry_at)
-            if (!server_open(pool)) break;
+            if (!pool_open_one(pool)) break;
     }
 }
 

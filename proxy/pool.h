@@ -22,6 +22,15 @@ void pool_server_idle(Server *sv);
 /* A connection attempt failed with (sqlstate, msg): waiters that cannot be served fail. */
 void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg);
 
+/* A message said capacity moved between workers: serve waiters, or give idle servers back. */
+void pool_service_all(Proxy *px);
+/* A server of pool closed: return its slot to the shared cap (server_close calls this). */
+void pool_server_gone(Pool *pool);
+/* Free a pool without servers or clients (shutdown). */
+void pool_free(Pool *pool);
+/* Free the cross-worker counters (after all workers stopped). */
+void pool_shared_free(Root *root);
+
 /* Once a second: idle timeout, lifetime, min_pool_size. */
 void pool_janitor(Proxy *px);
 /* A new config was swapped in: update sizes, retire servers whose conninfo changed. */

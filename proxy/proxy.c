@@ -3,6 +3,7 @@
 
 #include "pool.h"
 
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +14,13 @@ double proxy_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+uint32_t proxy_random_seed(void)
+{
+    uint32_t seed = 0;
+    if (RAND_bytes((unsigned char *)&seed, sizeof seed) != 1) seed = (uint32_t)time(NULL);
+    return seed | 1;
 }
 
 uint32_t proxy_random(Proxy *px)

@@ -13,6 +13,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -21,6 +23,8 @@ typedef struct Proxy Proxy;
 typedef struct Client Client;
 typedef struct Server Server;
 typedef struct Pool Pool;
+typedef struct SharedPool SharedPool;
+typedef struct Root Root;
 
 TAILQ_HEAD(Server_tq, Server);
 TAILQ_HEAD(Client_tq, Client);
@@ -100,12 +104,14 @@ struct Server {
     struct bufferevent *bev;
     int backend_pid;
     Params params;
-    char txstatus;  /* from the last ReadyForQuery */
-    int inflight;   /* Query/Sync/FunctionCall sent minus ReadyForQuery received */
-    bool unsynced;  /* extended-protocol messages sent since the last Sync */
-    bool fatal;     /* the server sent a FATAL/PANIC */
-    bool tls;       /* bev relays through libpq's TLS session */
-    int generation; /* pool generation it was opened under */
+    char txstatus;        /* from the last ReadyForQuery */
+    int inflight;         /* Query/Sync/FunctionCall sent minus ReadyForQuery received */
+    bool unsynced;        /* extended-protocol messages sent since the last Sync */
+    bool fatal;           /* the server sent a FATAL/PANIC */
+    bool tls;             /* bev relays through libpq's TLS session */
+    bool idle_listed;     /* in pool->idle */
+    Server *handoff_next; /* SharedPool.handoff list while between workers */
+    int generation;       /* pool generation it was opened under */
     double created_at, idle_since;
     Relay rx; /* server -> client */
 };
@@ -125,30 +131,78 @@ struct Pool {
     struct Server_tq idle;
     struct Client_tq waiters;
     int nservers, nidle, nconnecting, nwaiting;
+    SharedPool *shared;
 };
 
+/* Pool size is a cap across workers: each worker's Pool for (database, user) counts its
+ * servers here too. Found under root->lock once per pool, then touched only atomically. */
+struct SharedPool {
+    SharedPool *next;
+    char *dbname, *user;
+    atomic_int nservers; /* open or opening, all workers */
+    atomic_int nwaiting; /* clients queued, all workers */
+    Server *handoff;     /* idle servers given up for another worker (root->lock) */
+    atomic_int nhandoff; /* its length, to peek without the lock */
+};
+
+typedef enum { MSG_RELOAD, MSG_DRAIN, MSG_STOP, MSG_CANCEL, MSG_SERVICE } MsgKind;
+
+/* A message to a worker, posted by another thread (worker_post). */
+typedef struct Msg {
+    struct Msg *next;
+    MsgKind kind;
+    Config *cfg;            /* MSG_RELOAD: a reference for the worker */
+    struct ssl_ctx_st *tls; /* MSG_RELOAD: a reference (or NULL) */
+    uint32_t pid, key;      /* MSG_CANCEL */
+} Msg;
+
+/* Process-wide state, owned by the main thread; workers read it or use its atomics/lock. */
+struct Root {
+    const char *cfg_path;
+    Config *cfg; /* main thread's current snapshot */
+    struct ssl_ctx_st *tls;
+    struct event_base *base; /* main thread: signals, worker exits */
+    struct event *sig_hup, *sig_term, *sig_int, *exit_ev;
+    int exit_fd; /* eventfd: a worker finished */
+    Proxy **workers;
+    int nworkers, nexited;
+    atomic_int nclients;  /* all workers, for max_client_conn */
+    pthread_mutex_t lock; /* guards shared pools */
+    SharedPool *shared;
+    AuthMockKey mock_key; /* stable fake salts for unknown users */
+    int exit_code;
+};
+
+/* One worker: a thread with its own event loop, listeners, clients, pools and servers. The
+ * data path touches only its own worker (no locks). */
 struct Proxy {
+    Root *root;
+    int index;
+    pthread_t thread;
+    bool started;
     struct event_base *base;
     Config *cfg;
-    const char *cfg_path;
     struct evconnlistener *listeners[16];
     int nlisteners;
-    struct event *sig_hup, *sig_term, *sig_int, *janitor, *reaper, *shutdown_timer;
+    struct event *janitor, *reaper, *shutdown_timer, *wake_ev;
+    int wake_fd; /* eventfd other threads write to after queueing a Msg */
+    pthread_mutex_t mq_lock;
+    Msg *mq;
     struct ssl_ctx_st *tls; /* client-facing TLS (NULL: client_tls_sslmode = disable) */
-    AuthMockKey mock_key;   /* stable fake salts for unknown users */
     struct Client_tq clients;
     struct Client_tq dead_clients;
     struct Server_tq dead_servers;
     TAILQ_HEAD(, Pool) pools;
     int nclients;
     bool draining;
-    int exit_code;
     uint32_t next_id;
     uint64_t rng;
 };
 
 double proxy_now(void);
 uint32_t proxy_random(Proxy *px);
+/* A random seed from OpenSSL (time-based if its RNG fails). */
+uint32_t proxy_random_seed(void);
 /* Wake the reaper: frees px->dead_clients and px->dead_servers on the next loop turn. */
 void proxy_schedule_reap(Proxy *px);
 /* Called when the last client left while draining. */

@@ -109,6 +109,57 @@ Server *server_open(Pool *pool)
     return sv;
 }
 
+/* A bufferevent on px's loop over the libpq socket (and TLS session). False when out of
+ * memory. */
+static bool server_bind(Server *sv, Proxy *px)
+{
+    evutil_socket_t fd = PQsocket(sv->conn);
+    if (sv->tls)
+        sv->bev = bufferevent_openssl_socket_new(px->base, fd, PQsslStruct(sv->conn, "OpenSSL"),
+                                                 BUFFEREVENT_SSL_OPEN, 0);
+    else
+        sv->bev = bufferevent_socket_new(px->base, fd, 0);
+    if (!sv->bev) return false;
+    bufferevent_setcb(sv->bev, server_read_cb, server_write_cb, server_event_cb, sv);
+    conn_setup(sv->bev);
+    bufferevent_enable(sv->bev, EV_READ);
+    return true;
+}
+
+bool server_detach(Server *sv)
+{
+    Pool *pool = sv->pool;
+    if (sv->state != SV_IDLE || sv->idle_listed || sv->client ||
+        evbuffer_get_length(bufferevent_get_input(sv->bev)) > 0 ||
+        evbuffer_get_length(bufferevent_get_output(sv->bev)) > 0)
+        return false;
+    TAILQ_REMOVE(&pool->servers, sv, link);
+    pool->nservers--;          /* the shared slot travels with the server */
+    bufferevent_free(sv->bev); /* does not close the socket: libpq owns it */
+    event_free(sv->ev);
+    event_free(sv->timeout);
+    sv->bev = NULL, sv->ev = sv->timeout = NULL;
+    sv->px = NULL, sv->pool = NULL;
+    return true;
+}
+
+bool server_adopt(Server *sv, Pool *pool)
+{
+    Proxy *px = pool->px;
+    sv->px = px;
+    sv->pool = pool;
+    sv->ev = event_new(px->base, -1, 0, server_poll_cb, sv);
+    sv->timeout = evtimer_new(px->base, server_connect_timeout_cb, sv);
+    TAILQ_INSERT_TAIL(&pool->servers, sv, link);
+    pool->nservers++;
+    if (!sv->ev || !sv->timeout || !server_bind(sv, px)) {
+        server_close(sv, "out of memory");
+        return false;
+    }
+    log_debug(sv->tag, "handed over to worker %d", px->index);
+    return true;
+}
+
 static void server_connected(Server *sv)
 {
     Proxy *px = sv->px;
@@ -119,21 +170,13 @@ static void server_connected(Server *sv)
         const char *v = PQparameterStatus(sv->conn, reported_gucs[i]);
         if (v) params_set(&sv->params, reported_gucs[i], v);
     }
-    evutil_socket_t fd = PQsocket(sv->conn);
     sv->tls = PQsslInUse(sv->conn);
-    if (sv->tls)
-        sv->bev = bufferevent_openssl_socket_new(px->base, fd, PQsslStruct(sv->conn, "OpenSSL"),
-                                                 BUFFEREVENT_SSL_OPEN, 0);
-    else
-        sv->bev = bufferevent_socket_new(px->base, fd, 0);
     sv->pool->nconnecting--;
     sv->state = SV_IDLE; /* pool_server_idle sets the lists up */
-    if (!sv->bev) {
+    if (!server_bind(sv, px)) {
         server_close(sv, "out of memory");
         return;
     }
-    bufferevent_setcb(sv->bev, server_read_cb, server_write_cb, server_event_cb, sv);
-    bufferevent_enable(sv->bev, EV_READ);
     log_info(sv->tag, "connected to %s as %s (backend pid %d%s)", sv->pool->dbname,
              PQuser(sv->conn), sv->backend_pid, PQsslInUse(sv->conn) ? ", TLS" : "");
     pool_server_idle(sv);
@@ -370,7 +413,7 @@ void server_relay(Server *sv)
             }
         }
     }
-    conn_flush(cl->bev, cl->tls);
+    conn_flush(cl->bev);
     conn_throttle(sv->bev, &sv->rx, cl->bev);
 }
 
@@ -388,7 +431,7 @@ static void server_write_cb(struct bufferevent *bev, void *arg)
 {
     Server *sv = arg;
     Client *cl = sv->client;
-    (void)bev;
+    conn_written(bev);
     if (sv->state == SV_ACTIVE && cl && conn_unthrottle(cl->bev, &cl->rx, sv->bev))
         client_wake_reader(cl);
 }
@@ -420,12 +463,14 @@ void server_close(Server *sv, const char *why)
     bool connecting = sv->state == SV_CONNECTING;
     log_debug(sv->tag, "closing: %s", why);
     if (connecting) pool->nconnecting--;
-    if (sv->state == SV_IDLE && sv->bev) {
+    if (sv->idle_listed) {
+        sv->idle_listed = false;
         TAILQ_REMOVE(&pool->idle, sv, idle_link);
         pool->nidle--;
     }
     TAILQ_REMOVE(&pool->servers, sv, link);
     pool->nservers--;
+    pool_server_gone(pool);
     if (sv->client) sv->client->server = NULL;
     sv->client = NULL;
     sv->state = SV_CLOSED;

@@ -20,6 +20,13 @@ bool server_is_clean(const Server *sv);
 void server_relay(Server *sv);
 /* Ask Postgres to cancel what sv is running (PQcancel on a detached thread). */
 void server_cancel(Server *sv);
+/* Take an idle server (not on the idle list) off its worker so another worker can adopt it:
+ * its bufferevent and events go, the libpq connection and the pool slot stay. False when it is
+ * not quiet enough to move (then keep or close it). Called on the owning worker's thread. */
+bool server_detach(Server *sv);
+/* Give a detached server a home in pool (on pool's worker thread); it is then in
+ * pool->servers, state SV_IDLE, not yet on the idle list. False: it was closed instead. */
+bool server_adopt(Server *sv, Pool *pool);
 /* Free a closed server (reaper only). */
 void server_free(Server *sv);
 

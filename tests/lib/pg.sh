@@ -15,7 +15,7 @@
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_DEB_PACKAGES=(libevent-dev libssl-dev libpq-dev libpg-query-dev libinih-dev check pkg-config
-    cmake postgresql-15 pgbouncer python3-psycopg gcc make clang-format)
+    cmake postgresql-15 pgbouncer python3-psycopg gcc make clang-format clang-14 libclang-rt-14-dev)
 PG_CLEANUPS=()
 
 pg_log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -182,6 +182,7 @@ query_wait_timeout = 120
 shutdown_timeout = 30
 auth_type = trust
 log_level = info
+workers = ${PGPIN_WORKERS:-0}
 EOT
         [[ -n $extra ]] && printf '%s\n' "$extra"
         echo

@@ -1,0 +1,20 @@
+/* worker.h - a worker thread: event loop, SO_REUSEPORT listeners, its clients, pools and
+ * servers; other threads talk to it only through posted messages. */
+#ifndef PGPIN_WORKER_H
+#define PGPIN_WORKER_H
+
+#include "proxy.h"
+
+/* Set up worker `index` of root (event base, listeners, timers) with a reference to cfg and
+ * tls. Returns false with the reason logged; worker_free cleans up either way. */
+bool worker_init(Proxy *w, Root *root, int index, Config *cfg, struct ssl_ctx_st *tls);
+/* Run the worker's loop on a new thread. */
+bool worker_start(Proxy *w);
+/* Queue a message for w (any thread). Takes ownership of m. */
+void worker_post(Proxy *w, Msg *m);
+/* Post a message of `kind` to every worker but `except` (NULL: all). */
+void worker_broadcast(Root *root, MsgKind kind, const Proxy *except);
+/* Join the thread (if started) and free everything the worker owns. */
+void worker_free(Proxy *w);
+
+#endif
