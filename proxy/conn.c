@@ -55,8 +55,11 @@ void conn_flush(struct bufferevent *bev)
 {
     struct evbuffer *out = bufferevent_get_output(bev);
     if (evbuffer_get_length(out) == 0 || conn_is_tls(bev)) return;
-    /* On EAGAIN or an error, libevent takes over: it retries, or reports the error. */
+    /* A bufferevent freezes the start of its output so only it drains it; we are the writer
+     * here. On EAGAIN or an error, libevent takes over: it retries, or reports the error. */
+    evbuffer_unfreeze(out, 1);
     (void)evbuffer_write(out, bufferevent_getfd(bev));
+    evbuffer_freeze(out, 1);
     if (evbuffer_get_length(out) > 0) bufferevent_enable(bev, EV_WRITE);
 }
 
