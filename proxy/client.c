@@ -120,13 +120,13 @@ bad:
 }
 
 /* Turn startup parameters into the GUCs to apply. False after failing the client. */
-static bool client_collect_params(Client *cl)
+static bool client_collect_params(Client *cl, const WireStartup *su)
 {
     const char *unrec[WIRE_MAX_STARTUP_PARAMS];
     int nunrec = 0;
     char err[300];
-    for (int i = 0; i < cl->su.nparams; i++) {
-        const char *n = cl->su.names[i], *v = cl->su.values[i];
+    for (int i = 0; i < su->nparams; i++) {
+        const char *n = su->names[i], *v = su->values[i];
         if (strcmp(n, "user") == 0 || strcmp(n, "database") == 0) continue;
         if (strncmp(n, "_pq_.", 5) == 0) {
             unrec[nunrec++] = n;
@@ -146,7 +146,7 @@ static bool client_collect_params(Client *cl)
             return false;
         }
     }
-    if (nunrec > 0 || (cl->su.version & 0xffff) != 0) {
+    if (nunrec > 0 || (su->version & 0xffff) != 0) {
         /* We speak 3.0 and no protocol extensions: say so, as Postgres does. */
         WireBuf b;
         wire_buf_init(&b);
@@ -163,19 +163,19 @@ static void client_login_ok(Client *cl)
     Proxy *px = cl->px;
     char msg[300];
     login_free(cl);
-    const CfgDatabase *db = cfg_find_db(cl->cfg, cl->su.database);
+    const CfgDatabase *db = cfg_find_db(cl->cfg, cl->database);
     if (!db) {
         snprintf(msg, sizeof msg, "database \"%.200s\" does not exist in pgpin's [databases]",
-                 cl->su.database);
+                 cl->database);
         client_fail(cl, SQLSTATE_INVALID_CATALOG_NAME, msg);
         return;
     }
-    Pool *pool = pool_get(px, db, cl->su.database, cl->su.user);
+    Pool *pool = pool_get(px, db, cl->database, cl->user);
     if (!pool) {
         client_fail(cl, SQLSTATE_INTERNAL_ERROR, "out of memory");
         return;
     }
-    log_info(cl->tag, "login %s@%s", cl->su.user, cl->su.database);
+    log_info(cl->tag, "login %s@%s", cl->user, cl->database);
     timer_start(cl, cl->cfg->query_wait_timeout);
     pool_enqueue(pool, cl);
 }
@@ -194,15 +194,17 @@ static bool client_tls_ok(Client *cl)
     }
     if (mode != CFG_SSL_VERIFY_FULL) return true;
     SSL *ssl = bufferevent_openssl_get_ssl(cl->bev);
-    if (ssl && tls_peer_cn(ssl, cn, sizeof cn) && strcmp(cn, cl->su.user) == 0) return true;
+    if (ssl && tls_peer_cn(ssl, cn, sizeof cn) && strcmp(cn, cl->user) == 0) return true;
     client_fail(cl, SQLSTATE_INVALID_AUTH_SPEC,
                 "certificate common name does not match the user name");
     return false;
 }
 
-static void client_startup_done(Client *cl)
+static void client_startup_done(Client *cl, const WireStartup *su)
 {
-    if (!client_collect_params(cl) || !client_tls_ok(cl)) return;
+    cl->user = su->user;
+    cl->database = su->database;
+    if (!client_collect_params(cl, su) || !client_tls_ok(cl)) return;
     if (cl->px->draining) {
         client_fail(cl, SQLSTATE_CANNOT_CONNECT_NOW, "pgpin is shutting down");
         return;
@@ -257,10 +259,9 @@ void client_cancel_local(Proxy *px, uint32_t pid, uint32_t key)
     }
 }
 
-static void client_cancel_request(Client *cl)
+static void client_cancel_request(Client *cl, uint32_t pid, uint32_t key)
 {
     Root *root = cl->px->root;
-    uint32_t pid = cl->su.cancel_pid, key = cl->su.cancel_key;
     int target = (int)(pid >> 24);
     if (target == cl->px->index) {
         client_cancel_local(cl->px, pid, key);
@@ -281,6 +282,7 @@ static bool client_startup_packet(Client *cl)
     uint8_t hdr[4];
     const char *st;
     char err[200];
+    WireStartup su; /* on the stack: only user and database outlive this function */
     if (evbuffer_copyout(in, hdr, 4) != 4) return false;
     uint32_t len = wire_startup_len(hdr);
     if (len == 0) {
@@ -294,15 +296,15 @@ static bool client_startup_packet(Client *cl)
         client_close(cl, "out of memory");
         return true;
     }
-    if (!wire_parse_startup(cl->startup, len, &cl->su, &st, err, sizeof err)) {
+    if (!wire_parse_startup(cl->startup, len, &su, &st, err, sizeof err)) {
         client_fail(cl, st, err);
         return true;
     }
-    switch (cl->su.kind) {
+    switch (su.kind) {
     case WIRE_SU_SSL: client_ssl_request(cl); return true;
     case WIRE_SU_GSSENC: conn_write(cl->bev, "N", 1); return true; /* no GSSAPI */
-    case WIRE_SU_CANCEL: client_cancel_request(cl); return true;
-    case WIRE_SU_STARTUP: client_startup_done(cl); return true;
+    case WIRE_SU_CANCEL: client_cancel_request(cl, su.cancel_pid, su.cancel_key); return true;
+    case WIRE_SU_STARTUP: client_startup_done(cl, &su); return true;
     }
     return true;
 }
@@ -471,7 +473,7 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
     } else if (cl->state == CL_WAITING) {
         snprintf(msg, sizeof msg,
                  "no server connection for database \"%.100s\" within query_wait_timeout (%gs)",
-                 cl->su.database, cl->cfg->query_wait_timeout);
+                 cl->database, cl->cfg->query_wait_timeout);
         client_fail(cl, SQLSTATE_TOO_MANY_CONNECTIONS, msg);
     } else if (cl->state == CL_FLUSH_CLOSE) {
         client_close(cl, "client did not read its error");

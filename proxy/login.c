@@ -32,8 +32,8 @@ struct Login {
 static void login_fail(Client *cl)
 {
     char msg[256];
-    auth_fail_message(msg, sizeof msg, cl->su.user);
-    log_info(cl->tag, "password authentication failed for %s", cl->su.user);
+    auth_fail_message(msg, sizeof msg, cl->user);
+    log_info(cl->tag, "password authentication failed for %s", cl->user);
     client_fail(cl, SQLSTATE_INVALID_PASSWORD, msg);
 }
 
@@ -54,7 +54,7 @@ static void login_challenge(Client *cl, struct Login *lg)
     WireBuf b;
     wire_buf_init(&b);
     if (!lg->user)
-        lg->user = auth_mock_user(&cl->px->root->mock_key, cl->su.user,
+        lg->user = auth_mock_user(&cl->px->root->mock_key, cl->user,
                                   auth_file_mock_kind(cfg->auth, md5_ok), &lg->mock);
     if (cfg->auth_type == CFG_AUTH_PLAIN) {
         lg->method = LOGIN_CLEARTEXT;
@@ -72,7 +72,7 @@ static void login_challenge(Client *cl, struct Login *lg)
          * same way a wrong password does. */
         if (!scram_init(&lg->scram, lg->user)) {
             lg->user =
-                auth_mock_user(&cl->px->root->mock_key, cl->su.user, AUTH_SECRET_SCRAM, &lg->mock);
+                auth_mock_user(&cl->px->root->mock_key, cl->user, AUTH_SECRET_SCRAM, &lg->mock);
             if (!scram_init(&lg->scram, lg->user)) {
                 client_fail(cl, SQLSTATE_INTERNAL_ERROR, "SCRAM setup failed");
                 return;
@@ -94,7 +94,7 @@ static void query_done(Client *cl, struct Login *lg, PGresult *res)
         PQnfields(res) >= 2 && !PQgetisnull(res, 0, 1)) {
         /* Reuse the auth file parser: one line in its format ("" escapes a quote). */
         size_t n = 0;
-        const char *parts[2] = {cl->su.user, PQgetvalue(res, 0, 1)};
+        const char *parts[2] = {cl->user, PQgetvalue(res, 0, 1)};
         for (int k = 0; k < 2; k++) {
             line[n++] = '"';
             for (const char *c = parts[k]; *c && n + 4 < sizeof line; c++) {
@@ -106,7 +106,7 @@ static void query_done(Client *cl, struct Login *lg, PGresult *res)
         }
         line[n] = '\0';
         lg->found = auth_file_parse(line, n, "auth_query", err, sizeof err);
-        if (lg->found) lg->user = auth_file_find(lg->found, cl->su.user);
+        if (lg->found) lg->user = auth_file_find(lg->found, cl->user);
     } else if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_warn(cl->tag, "auth_query failed: %s", PQresultErrorMessage(res));
     }
@@ -133,7 +133,7 @@ static void query_cb(evutil_socket_t fd, short what, void *arg)
             query_wait(cl, lg, st == PGRES_POLLING_READING ? EV_READ : EV_WRITE);
             return;
         }
-        const char *params[1] = {cl->su.user};
+        const char *params[1] = {cl->user};
         if (st != PGRES_POLLING_OK || PQsetnonblocking(lg->q_conn, 1) != 0 ||
             !PQsendQueryParams(lg->q_conn, cl->cfg->auth_query, 1, NULL, params, NULL, NULL, 0)) {
             log_warn(cl->tag, "auth_query connection failed: %s", PQerrorMessage(lg->q_conn));
@@ -158,13 +158,13 @@ static void query_cb(evutil_socket_t fd, short what, void *arg)
 /* Start the lookup; false when it cannot start (the caller challenges with a mock secret). */
 static bool query_start(Client *cl, struct Login *lg)
 {
-    const CfgDatabase *db = cfg_find_db(cl->cfg, cl->su.database);
+    const CfgDatabase *db = cfg_find_db(cl->cfg, cl->database);
     const char *keys[5], *vals[5];
     int n = 0;
     if (!db) return false;
     keys[n] = "dbname", vals[n++] = db->conninfo;
     keys[n] = "user", vals[n++] = cl->cfg->auth_user;
-    if (!db->has_dbname) keys[n] = "dbname", vals[n++] = cl->su.database;
+    if (!db->has_dbname) keys[n] = "dbname", vals[n++] = cl->database;
     keys[n] = "fallback_application_name", vals[n++] = "pgpin auth_query";
     keys[n] = NULL, vals[n] = NULL;
     lg->q_conn = PQconnectStartParams(keys, vals, 1);
@@ -184,7 +184,7 @@ bool login_start(Client *cl)
         return false;
     }
     cl->login = lg;
-    lg->user = cfg->auth ? auth_file_find(cfg->auth, cl->su.user) : NULL;
+    lg->user = cfg->auth ? auth_file_find(cfg->auth, cl->user) : NULL;
     if (!lg->user && cfg->auth_user[0] && query_start(cl, lg)) return false;
     login_challenge(cl, lg);
     return false;
@@ -253,8 +253,8 @@ static bool password_msg(Client *cl, struct Login *lg, const uint8_t *body, uint
         client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, "invalid password packet");
         return false;
     }
-    bool ok = lg->method == LOGIN_MD5 ? auth_md5_check(lg->user, cl->su.user, lg->salt, pw)
-                                      : auth_plain_check(lg->user, cl->su.user, pw);
+    bool ok = lg->method == LOGIN_MD5 ? auth_md5_check(lg->user, cl->user, lg->salt, pw)
+                                      : auth_plain_check(lg->user, cl->user, pw);
     if (!ok) login_fail(cl);
     return ok;
 }

@@ -52,6 +52,16 @@ bool params_set(Params *p, const char *name, const char *value)
         }
     }
     if (p->n == PARAMS_MAX) return false;
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 4;
+        char **nn = realloc(p->name, (size_t)cap * sizeof *nn);
+        if (!nn) return false;
+        p->name = nn;
+        char **nv = realloc(p->value, (size_t)cap * sizeof *nv);
+        if (!nv) return false;
+        p->value = nv;
+        p->cap = cap;
+    }
     char *n = strdup(name), *v = strdup(value);
     if (!n || !v) {
         free(n), free(v);
@@ -73,7 +83,9 @@ void params_free(Params *p)
 {
     for (int i = 0; i < p->n; i++)
         free(p->name[i]), free(p->value[i]);
-    p->n = 0;
+    free(p->name), free(p->value);
+    p->name = p->value = NULL;
+    p->n = p->cap = 0;
 }
 
 void proxy_maybe_finish_drain(Proxy *px)

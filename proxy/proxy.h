@@ -32,9 +32,9 @@ TAILQ_HEAD(Client_tq, Client);
 /* Reported GUCs of one server connection (what ParameterStatus said last). */
 #define PARAMS_MAX 32
 typedef struct Params {
-    int n;
-    char *name[PARAMS_MAX];
-    char *value[PARAMS_MAX];
+    int n, cap; /* grown on demand: most connections carry a handful */
+    char **name;
+    char **value;
 } Params;
 
 /* Params: set (copying), get (borrowed or NULL; names compare case-insensitively), free. */
@@ -69,8 +69,8 @@ struct Client {
     struct event *timer;     /* login timeout, then wait timeout */
     struct Login *login;     /* while authenticating */
     double last_active;      /* for client_idle_timeout */
-    uint8_t *startup;        /* the StartupMessage; su's strings point into it */
-    WireStartup su;
+    uint8_t *startup;        /* the StartupMessage; user and database point into it */
+    const char *user, *database;
     Params want; /* GUCs the client asked for (startup + options), applied on its server */
     Pool *pool;
     Server *server;
