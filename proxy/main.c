@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -129,6 +130,18 @@ static bool port_free(const Config *cfg)
     return ok;
 }
 
+/* Every client and server is a descriptor: take the hard limit, as far as it goes. */
+static void raise_fd_limit(const Config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < (rlim_t)cfg->max_client_conn * 2)
+        log_warn(NULL, "open files limit %llu is low for max_client_conn = %d",
+                 (unsigned long long)rl.rlim_cur, cfg->max_client_conn);
+}
+
 static int worker_count(const Config *cfg)
 {
     long n = cfg->workers > 0 ? cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
@@ -209,6 +222,7 @@ int main(int argc, char **argv)
     }
     log_set_level(root.cfg->log_level);
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit(root.cfg);
     if (!root_init(&root)) {
         root_free(&root);
         return 1;
