@@ -57,7 +57,7 @@ void client_accept(Proxy *px, evutil_socket_t fd)
     snprintf(cl->tag, sizeof cl->tag, "C-%u", cl->key_pid);
     TAILQ_INSERT_TAIL(&px->clients, cl, link);
     px->nclients++;
-    int total = atomic_fetch_add(&px->root->nclients, 1) + 1;
+    atomic_fetch_add(&px->root->nclients, 1);
     cl->fd = fd;
     /* The plain bufferevent does not own fd: a TLS one replaces it after SSLRequest. */
     cl->bev = bufferevent_socket_new(px->base, fd, 0);
@@ -69,11 +69,6 @@ void client_accept(Proxy *px, evutil_socket_t fd)
     bufferevent_setcb(cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
     conn_setup(cl->bev);
     bufferevent_enable(cl->bev, EV_READ);
-    if (total > cl->cfg->max_client_conn) {
-        client_fail(cl, SQLSTATE_TOO_MANY_CONNECTIONS,
-                    "no more connections allowed (max_client_conn)");
-        return;
-    }
     timer_start(cl, cl->cfg->client_login_timeout);
 }
 
@@ -204,6 +199,13 @@ static void client_startup_done(Client *cl, const WireStartup *su)
 {
     cl->user = su->user;
     cl->database = su->database;
+    /* Checked here, as Postgres does, not at accept: an SSLRequest is still answered (libpq
+     * hides errors sent in reply to it) and a CancelRequest still served when full. */
+    if (atomic_load(&cl->px->root->nclients) > cl->cfg->max_client_conn) {
+        client_fail(cl, SQLSTATE_TOO_MANY_CONNECTIONS,
+                    "no more connections allowed (max_client_conn)");
+        return;
+    }
     if (!client_collect_params(cl, su) || !client_tls_ok(cl)) return;
     if (cl->px->draining) {
         client_fail(cl, SQLSTATE_CANNOT_CONNECT_NOW, "pgpin is shutting down");
@@ -469,7 +471,12 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
     char msg[200];
     (void)fd, (void)what;
     if (cl->state == CL_STARTUP || cl->state == CL_AUTH) {
-        client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, "client_login_timeout: startup not completed");
+        SSL *ssl = cl->tls ? bufferevent_openssl_get_ssl(cl->bev) : NULL;
+        if (ssl && !SSL_is_init_finished(ssl)) /* no channel to say anything on */
+            client_close(cl, "client_login_timeout during the TLS handshake");
+        else
+            client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION,
+                        "client_login_timeout: startup not completed");
     } else if (cl->state == CL_WAITING) {
         snprintf(msg, sizeof msg,
                  "no server connection for database \"%.100s\" within query_wait_timeout (%gs)",

@@ -406,6 +406,7 @@ void server_relay(Server *sv)
         sv->rx.remain = len + 1;
         if (type == PqMsg_ReadyForQuery) {
             conn_move(in, out, &sv->rx);
+            cl->last_active = proxy_now(); /* idle time counts from the end of a result */
             if (cl->drain_close && server_is_clean(sv)) {
                 client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
                             "terminating connection due to administrator command");
