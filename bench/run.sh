@@ -315,7 +315,7 @@ fi
     echo "scale=$SCALE"
     echo "pgb_version=PgBouncer $("$PGB_BIN" --version | awk 'NR==1 {print $2}')"
     echo "pgb_settings=session, default_pool_size=$POOL_SIZE, DISCARD ALL, log_connections=0"
-    echo "pgpin_settings=session, default_pool_size=$POOL_SIZE, DISCARD ALL, log_level=warning, Release build, one event-loop thread"
+    echo "pgpin_settings=session, default_pool_size=$POOL_SIZE, DISCARD ALL, log_level=warning, Release build, workers=${PGPIN_WORKERS:-0 (one per core)}"
     echo "client=pgbench $(pgbench --version | awk '{print $3}') on the same box, -j min(clients,2), -n, -P 1, -l (select cases with 8+ clients: --sampling-rate ${BENCH_SAMPLING:-0.1})"
     echo "rounds=$ROUNDS"
     echo "secs=$SECS"

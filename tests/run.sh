@@ -3,7 +3,8 @@
 #
 # Full run: install missing packages, check formatting, build `build` and `build-asan`
 # (ASan+UBSan), run the unit tests (ctest) in both, then run the integration suite against a
-# throwaway Postgres 15 through pgpin, once per build. Exits nonzero on any failure.
+# throwaway Postgres 15 through pgpin: the plain build with workers = 1 and workers = 2, the
+# ASan build with workers = 2. Exits nonzero on any failure.
 #
 #   tests/run.sh                                   everything
 #   tests/run.sh --integration-only --build-dir build        fast loop on an existing build
@@ -14,10 +15,12 @@
 #   --integration-only   skip packages, formatting, build and unit tests
 #   --build-dir DIR      build tree(s) to test (repeatable; default: build and build-asan)
 #   --no-asan            full run without the ASan build
-#   --suites LIST        comma list of: protocol,pool,badinput,cli,signals (default: all)
+#   --suites LIST        comma list of: protocol,pool,badinput,cli,signals,auth,tls,cancel,
+#                        limits,dbos (default: all)
 #   --direct             validation mode: no pgpin, the suites talk to Postgres itself
 #   --pgpin PATH         use this binary instead of DIR/pgpin
 #   --bench-secs N       pgbench -T (default 10)
+#   --workers LIST       worker counts to run the integration suite with (e.g. 1,2)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
@@ -25,14 +28,15 @@ ROOT=$(pwd)
 source tests/lib/pg.sh
 
 INTEGRATION_ONLY=0
+WORKERS_LIST=
 ASAN=1
 DIRECT=0
 BUILD_DIRS=()
-SUITES=protocol,pool,badinput,cli,signals
+SUITES=protocol,pool,badinput,cli,signals,auth,tls,cancel,limits,dbos
 PGPIN_OVERRIDE=
 export BENCH_SECS=${BENCH_SECS:-10}
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
     case $1 in
     --integration-only) INTEGRATION_ONLY=1 ;;
@@ -42,6 +46,7 @@ while (($#)); do
     --direct) DIRECT=1 ;;
     --pgpin) PGPIN_OVERRIDE=$(realpath "${2:?}") && shift ;;
     --bench-secs) BENCH_SECS=${2:?} && shift ;;
+    --workers) WORKERS_LIST=${2:?} && shift ;;
     -h | --help) usage && exit 0 ;;
     *) echo "unknown option $1" >&2 && usage >&2 && exit 2 ;;
     esac
@@ -116,6 +121,78 @@ build_and_unit() {
     fi
 }
 
+# --- fuzzing -----------------------------------------------------------------------------------
+# Full runs also build the libFuzzer targets (tests/fuzz, clang-14) in build-fuzz -- a -Werror
+# clang build of the whole tree -- and run each for PGPIN_FUZZ_SECS seconds (default 20; 0 skips
+# this step), nproc at a time. The corpus grows in build-fuzz/fuzz-corpus/TARGET (seeded from
+# tests/fuzz/corpus, which is only read); crashing inputs land in build-fuzz/fuzz-artifacts/.
+FUZZ_SECS=${PGPIN_FUZZ_SECS:-20}
+FUZZ_DIR=build-fuzz
+FUZZ_PIDS=() # running fuzzers (timeout's PID), for the cleanup on interrupt
+fuzz_stop() {
+    ((${#FUZZ_PIDS[@]})) && kill "${FUZZ_PIDS[@]}" 2>/dev/null
+    FUZZ_PIDS=()
+}
+
+# fuzz_start TARGET: one libFuzzer run in the background; its PID is appended to FUZZ_PIDS.
+fuzz_start() {
+    local t=$1
+    mkdir -p "$FUZZ_DIR/fuzz-corpus/$t" "$FUZZ_DIR/fuzz-artifacts" "$FUZZ_DIR/fuzz-logs"
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        timeout -k 10 $((FUZZ_SECS + 120)) "$FUZZ_DIR/tests/fuzz/$t" \
+        -max_total_time="$FUZZ_SECS" -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$FUZZ_DIR/fuzz-artifacts/$t-" \
+        "$FUZZ_DIR/fuzz-corpus/$t" "tests/fuzz/corpus/$t" >"$FUZZ_DIR/fuzz-logs/$t.log" 2>&1 &
+    FUZZ_PIDS+=($!)
+}
+
+# fuzz_result TARGET RC: PASS with runs and corpus size, or FAIL with the first report line.
+fuzz_result() {
+    local t=$1 rc=$2 log=$FUZZ_DIR/fuzz-logs/$1.log runs corp why
+    runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$')
+    corp=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1)
+    if [[ $rc == 0 && -n $runs ]]; then
+        pass "fuzz $t ($FUZZ_SECS s: $runs runs, ${corp:-corp: ?})"
+    else
+        why=$(grep -m1 -E 'ERROR: |fuzz assertion|runtime error|deadly signal' "$log" | cut -c1-160)
+        fail "fuzz $t" "exit $rc: ${why:-see $log}; input in $FUZZ_DIR/fuzz-artifacts/"
+        tail -40 "$log"
+    fi
+}
+
+fuzz_all() {
+    ((FUZZ_SECS > 0)) || return 0
+    local cc log i j rc batch
+    local targets=(fuzz_startup fuzz_frontend fuzz_backend fuzz_scram fuzz_config)
+    banner "build $FUZZ_DIR (clang-14, -DPGPIN_FUZZ=ON)"
+    if ! cc=$(command -v clang-14); then
+        fail "build $FUZZ_DIR" "clang-14 not installed"
+        return 1
+    fi
+    log=$(mktemp /tmp/pgpin-build.XXXXXX)
+    pg_on_cleanup "rm -f '$log'"
+    if ! pg_build "$FUZZ_DIR" -DCMAKE_C_COMPILER="$cc" -DPGPIN_FUZZ=ON >"$log" 2>&1; then
+        tail -60 "$log"
+        fail "build $FUZZ_DIR (clang-14)" "$(grep -m1 -E 'error|Error' "$log" | cut -c1-160)"
+        return 1
+    fi
+    pass "build $FUZZ_DIR (clang-14 -Werror, fuzz targets)"
+    banner "fuzz: ${#targets[@]} targets x $FUZZ_SECS s, $(nproc) at a time"
+    pg_on_cleanup fuzz_stop
+    batch=$(nproc)
+    for ((i = 0; i < ${#targets[@]}; i += batch)); do
+        for ((j = i; j < i + batch && j < ${#targets[@]}; j++)); do
+            fuzz_start "${targets[j]}"
+        done
+        for ((j = i; j < i + batch && j < ${#targets[@]}; j++)); do
+            wait "${FUZZ_PIDS[j - i]}"
+            rc=$?
+            fuzz_result "${targets[j]}" "$rc"
+        done
+        FUZZ_PIDS=()
+    done
+}
+
 if ((!INTEGRATION_ONLY)); then
     banner "packages"
     pg_install_deps && pass "packages installed"
@@ -126,6 +203,7 @@ if ((!INTEGRATION_ONLY)); then
         build_and_unit "$d" && BUILT+=("$d")
     done
     BUILD_DIRS=("${BUILT[@]}")
+    fuzz_all
 fi
 
 # --- integration -------------------------------------------------------------------------------
@@ -193,13 +271,14 @@ reuse = host=127.0.0.1 port=$PG_PORT dbname=reuse pool_size=1
 }
 
 integration_pass() {
-    local dir=$1 label bin tests direct_ci attempt
-    label=$(basename "$dir")
+    local dir=$1 workers=${2:-} label bin tests direct_ci attempt
+    label=$(basename "$dir")${workers:+/w$workers}
     ((DIRECT)) && label="$label(direct)"
+    export PGPIN_WORKERS=${workers:-0}
     bin=${PGPIN_OVERRIDE:-$dir/pgpin}
     tests=$dir/tests
-    LOGDIR=$ROOT/$dir/it-logs
-    [[ $dir == /* ]] && LOGDIR=$dir/it-logs
+    LOGDIR=$ROOT/$dir/it-logs${workers:+-w$workers}
+    [[ $dir == /* ]] && LOGDIR=$dir/it-logs${workers:+-w$workers}
     rm -rf "$LOGDIR"
     mkdir -p "$LOGDIR"
     direct_ci="host=127.0.0.1 port=$PG_PORT user=postgres"
@@ -258,9 +337,20 @@ integration_pass() {
         PGPIN_BIN=$bin PG_PORT=$PG_PORT IT_BADINPUT=$tests/it_badinput LOGDIR=$LOGDIR \
             run_sh_part "$label" signals bash tests/integration/signals.sh
     fi
+    # Suites that start their own pgpin instances (and, for tls, their own Postgres).
+    for s in auth tls cancel limits; do
+        want_suite "$s" || continue
+        PGPIN_BIN=$bin PG_PORT=$PG_PORT IT_BIN_DIR=$tests LOGDIR=$LOGDIR \
+            run_sh_part "$label" "$s" bash "tests/integration/$s.sh"
+    done
+    # The DBOS TypeScript SDK end to end through its own pgpin (tests/dbos; needs node and npm).
+    if want_suite dbos; then
+        PGPIN_BIN=$bin PG_PORT=$PG_PORT IT_BIN_DIR=$tests LOGDIR=$LOGDIR \
+            run_sh_part "$label" dbos bash tests/dbos/dbos.sh
+    fi
 
     local log bad=0
-    for log in "$LOGDIR"/pgpin.log "$LOGDIR"/signals-*.log; do
+    for log in "$LOGDIR"/pgpin.log "$LOGDIR"/{signals,auth,tls,cancel,limits}-*.log; do
         [[ -f $log ]] || continue
         pgpin_log_clean "$log" || bad=1
     done
@@ -271,8 +361,17 @@ integration_pass() {
 
 if ((${#BUILD_DIRS[@]})); then
     if setup_postgres; then
+        # Worker threads must not change behaviour: the plain build runs the suite with one
+        # and with two workers, the sanitizer build with two (cross-thread paths under ASan).
         for d in "${BUILD_DIRS[@]}"; do
-            integration_pass "$d"
+            if [[ -n ${WORKERS_LIST:-} ]]; then
+                for w in ${WORKERS_LIST//,/ }; do integration_pass "$d" "$w"; done
+            elif is_asan_tree "$d"; then
+                integration_pass "$d" 2
+            else
+                integration_pass "$d" 1
+                integration_pass "$d" 2
+            fi
         done
     else
         fail "throwaway postgres starts"
