@@ -201,6 +201,35 @@ for m in scram-sha-256 md5 plain trust; do
     t_mode "$m"
 done
 
+# --- auth_query: a user missing from auth_file is looked up in pg_authid as auth_user ----------
+t_auth_query() {
+    local u=it_auth_query pw="Query-$RANDOM$RANDOM-pw"
+    if ! suite_dpsql -d postgres >/dev/null <<SQL; then
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS $u;
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE $u LOGIN PASSWORD '$pw';
+SQL
+        it_fail "auth_query: create role" "psql failed"
+        return
+    fi
+    pg_on_cleanup "suite_dpsql -d postgres -c 'DROP ROLE IF EXISTS $u' >/dev/null 2>&1"
+    if ! suite_start auth_query "$(suite_db_line appdb)" "auth_type = scram-sha-256
+auth_file = $WORK/userlist.txt
+auth_user = postgres
+auth_query = SELECT rolname, rolpassword FROM pg_authid WHERE rolname = \$1"; then
+        it_fail "auth_query: pgpin starts" "see $LOG"
+        return
+    fi
+    psql_login auth_query "$u" "$pw" ok "(not in auth_file, found by auth_query)"
+    psql_login auth_query "$u" "$PW_WRONG" fail "(auth_query user, wrong password)"
+    psql_login auth_query "$U_SCRAM" "$PW_SCRAM" ok "(in auth_file)"
+    psql_login auth_query "$U_UNKNOWN" "$PW_UNKNOWN" fail "(in neither)"
+    if grep -qF -- "$pw" "$LOG"; then it_fail "auth_query: password in the log" "$LOG"; fi
+    suite_stop "$PGPIN_PID" "auth_query: pgpin"
+}
+t_auth_query
+
 # --- nothing secret in the logs ----------------------------------------------------------------
 t_logs() {
     local logs=() f
