@@ -20,6 +20,7 @@ struct Login {
     LoginMethod method;
     const AuthUser *user;
     AuthMockUser mock;
+    AuthUser derived; /* a plain secret turned into a SCRAM verifier */
     uint8_t salt[4];
     ScramState scram;
     bool scram_live;
@@ -47,6 +48,24 @@ static bool send_request(Client *cl, WireBuf *b)
 }
 
 /* Send the first request for the secret lg->user holds (a mock one for unknown users). */
+/* A plain secret under SCRAM gets the salt an unknown name would get (an HMAC of the name), so
+ * two attempts cannot tell "exists with a plain password" from "unknown" by a changing salt. */
+static void login_derive(Client *cl, struct Login *lg)
+{
+    const char *plain = lg->user->u.plain;
+    const AuthUser *m =
+        auth_mock_user(&cl->px->root->mock_key, cl->user, AUTH_SECRET_SCRAM, &lg->mock);
+    lg->derived = *m; /* its salt points into lg->mock, which stays put */
+    lg->derived.mock = false;
+    if (!plain[0] ||
+        !scram_derive_keys(plain, m->u.scram.salt, m->u.scram.salt_len, m->u.scram.iterations,
+                           lg->derived.u.scram.stored_key, lg->derived.u.scram.server_key)) {
+        lg->user = m; /* an empty password never authenticates: fail like a wrong one */
+        return;
+    }
+    lg->user = &lg->derived;
+}
+
 static void login_challenge(Client *cl, struct Login *lg)
 {
     const Config *cfg = cl->cfg;
@@ -68,6 +87,7 @@ static void login_challenge(Client *cl, struct Login *lg)
         auth_build_md5_request(&b, lg->salt);
     } else {
         lg->method = LOGIN_SCRAM;
+        if (lg->user->kind == AUTH_SECRET_PLAIN) login_derive(cl, lg);
         /* An md5 secret cannot do SCRAM: run the exchange on a mock secret so it fails the
          * same way a wrong password does. */
         if (!scram_init(&lg->scram, lg->user)) {
