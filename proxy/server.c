@@ -74,7 +74,12 @@ Server *server_open(Pool *pool)
     keys[n] = "dbname", vals[n++] = pool->conninfo;
     if (!pool->has_user) keys[n] = "user", vals[n++] = pool->user;
     if (!pool->has_dbname) keys[n] = "dbname", vals[n++] = pool->dbname;
-    keys[n] = "fallback_application_name", vals[n++] = "pgpin";
+    /* Start with the application_name of the client it is opened for: RESET (DISCARD ALL)
+     * returns to it, so the next client of the same application needs no SET round trip.
+     * (Only this one: a value the server could reject would fail every waiter's connect.) */
+    const Client *first = TAILQ_FIRST(&pool->waiters);
+    const char *app = first ? params_get(&first->want, "application_name") : NULL;
+    if (app) keys[n] = "application_name", vals[n++] = app;
     keys[n] = NULL, vals[n] = NULL;
 
     Server *sv = calloc(1, sizeof *sv);
@@ -262,6 +267,11 @@ void server_attach(Server *sv, Client *cl)
         if (have && strcmp(have, cl->want.value[i]) == 0) continue;
         put_set(&b, cl->want.name[i], cl->want.value[i]);
     }
+    /* A client that names no application sees "", as connecting directly; the server may have
+     * been opened for a client that named one (RESET returns to that). */
+    const char *app = params_get(&sv->params, "application_name");
+    if (!params_get(&cl->want, "application_name") && app && app[0])
+        put_set(&b, "application_name", "");
     if (b.len == empty) {
         wire_buf_free(&b);
         sv->state = SV_ACTIVE;
@@ -344,8 +354,9 @@ static bool server_control_msg(Server *sv, uint8_t type, const uint8_t *body, ui
 
 static void server_consume(Server *sv)
 {
-    struct evbuffer *in = bufferevent_get_input(sv->bev);
-    uint8_t type;
+    struct bufferevent *bev = sv->bev;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    uint8_t type, msg[CONN_INSPECT_MAX + 1];
     uint32_t len;
     while (sv->state != SV_ACTIVE && sv->state != SV_CLOSED && conn_peek_header(in, &type, &len)) {
         if (wire_check_backend(type, len) != WIRE_OK || len > CONN_INSPECT_MAX) {
@@ -353,10 +364,10 @@ static void server_consume(Server *sv)
             return;
         }
         if (evbuffer_get_length(in) < (size_t)len + 1) return;
-        uint8_t *p = evbuffer_pullup(in, (ssize_t)len + 1);
-        bool alive = p && server_control_msg(sv, type, p + 5, len - 4);
-        if (!alive) return;
-        evbuffer_drain(in, (size_t)len + 1);
+        /* Taken out before it is handled: handling may hand the server to another worker,
+         * which needs an empty input buffer and frees this bufferevent. */
+        if (evbuffer_remove(in, msg, (size_t)len + 1) != (int)len + 1) return;
+        if (!server_control_msg(sv, type, msg + 5, len - 4) || sv->bev != bev) return;
     }
     if (sv->state == SV_ACTIVE && evbuffer_get_length(in) > 0) server_relay(sv);
 }

@@ -75,25 +75,12 @@ static bool expect_ok(const User *u)
 
 /* ---- a raw-socket client ---- */
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void send_msg(int fd, char type, const void *body, size_t len)
 {
     unsigned char *m = malloc(len + 5);
     ck_assert_ptr_nonnull(m);
     m[0] = (unsigned char)type;
-    put32(m + 1, (uint32_t)(len + 4));
+    it_put32(m + 1, (uint32_t)(len + 4));
     if (len) memcpy(m + 5, body, len);
     ck_assert_msg(it_raw_send(fd, m, len + 5), "send '%c' failed", type);
     free(m);
@@ -211,7 +198,7 @@ static void inject_query(int fd, Login *lg, const char *user)
 static bool auth_code(const ItMsg *m, int *code)
 {
     if (m->type != 'R' || m->len < 4) return false;
-    *code = (int)get32(m->body);
+    *code = (int)wire_be32(m->body);
     return true;
 }
 
@@ -236,7 +223,7 @@ static void scram_login(int fd, Login *lg, const char *user, const char *pw, Inj
     unsigned char body[256];
     memcpy(body, mech, sizeof mech);
     n += sizeof mech;
-    put32(body + n, (uint32_t)dl);
+    it_put32(body + n, (uint32_t)dl);
     n += 4;
     memcpy(body + n, "n,,", 3);
     memcpy(body + n + 3, first_bare, dl - 3);
@@ -633,14 +620,6 @@ START_TEST(test_auth_stall)
 }
 END_TEST
 
-static void add_case(Suite *s, const char *name, const TTest *fn)
-{
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, it_timeout(60));
-    tcase_add_test(tc, fn);
-    suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
     const char *mode = env_req("IT_AUTH_TYPE");
@@ -670,15 +649,15 @@ int main(void)
     unsetenv("PGSSLMODE");
 
     Suite *s = suite_create("it_auth");
-    add_case(s, "libpq_login", test_libpq_login);
-    add_case(s, "libpq_no_password", test_libpq_no_password);
-    add_case(s, "libpq_wrong_password", test_libpq_wrong_password);
-    add_case(s, "raw_request_kind", test_raw_request_kind);
-    add_case(s, "raw_login", test_raw_login);
-    add_case(s, "raw_wrong_password", test_raw_wrong_password);
-    add_case(s, "non_password_message", test_non_password_message);
-    add_case(s, "scram_salt", test_scram_salt);
-    add_case(s, "auth_stall", test_auth_stall);
+    it_add_case(s, "libpq_login", test_libpq_login);
+    it_add_case(s, "libpq_no_password", test_libpq_no_password);
+    it_add_case(s, "libpq_wrong_password", test_libpq_wrong_password);
+    it_add_case(s, "raw_request_kind", test_raw_request_kind);
+    it_add_case(s, "raw_login", test_raw_login);
+    it_add_case(s, "raw_wrong_password", test_raw_wrong_password);
+    it_add_case(s, "non_password_message", test_non_password_message);
+    it_add_case(s, "scram_salt", test_scram_salt);
+    it_add_case(s, "auth_stall", test_auth_stall);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

@@ -21,14 +21,6 @@
 
 static PGconn *g_pre; /* connected in main() before any bad input */
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
 /* A fresh libpq client through pgpin still gets answers. */
 static void proxy_still_serves(void)
 {
@@ -83,7 +75,7 @@ static void raw_query_expect(int fd, const char *sql, const char *want)
     unsigned char *m = malloc(l + 5);
     ck_assert_ptr_nonnull(m);
     m[0] = 'Q';
-    put32(m + 1, (uint32_t)(l + 4));
+    it_put32(m + 1, (uint32_t)(l + 4));
     memcpy(m + 5, sql, l);
     send_or_fail(fd, m, l + 5);
     free(m);
@@ -122,8 +114,8 @@ START_TEST(test_startup_len_huge)
 {
     int fd = it_raw_connect(IT_PROXY);
     unsigned char b[8];
-    put32(b, 100000);
-    put32(b + 4, PROTO(3, 0));
+    it_put32(b, 100000);
+    it_put32(b + 4, PROTO(3, 0));
     send_or_fail(fd, b, sizeof b);
     expect_rejected(fd, "startup length 100000", "08P01", true);
 }
@@ -133,8 +125,8 @@ START_TEST(test_startup_truncated)
 {
     int fd = it_raw_connect(IT_PROXY);
     unsigned char b[10] = {0};
-    put32(b, 20);
-    put32(b + 4, PROTO(3, 0));
+    it_put32(b, 20);
+    it_put32(b + 4, PROTO(3, 0));
     memcpy(b + 8, "us", 2);
     send_or_fail(fd, b, sizeof b);
     shutdown(fd, SHUT_WR);
@@ -172,7 +164,7 @@ START_TEST(test_startup_no_terminator)
     const char *kv[] = {"user", "postgres", "database", DB, NULL};
     size_t n = it_build_startup(buf, sizeof buf, PROTO(3, 0), kv);
     n--; /* drop the final NUL that ends the list, and say so in the length */
-    put32(buf, (uint32_t)n);
+    it_put32(buf, (uint32_t)n);
     send_or_fail(fd, buf, n);
     expect_rejected(fd, "startup without terminator", "08P01", true);
 }
@@ -205,8 +197,8 @@ START_TEST(test_ssl_request)
 {
     int fd = it_raw_connect(IT_PROXY);
     unsigned char b[8];
-    put32(b, 8);
-    put32(b + 4, SSL_CODE);
+    it_put32(b, 8);
+    it_put32(b + 4, SSL_CODE);
     send_or_fail(fd, b, sizeof b);
     char ans = 0;
     ck_assert_int_eq(it_raw_read_byte(fd, &ans, WAIT_MS), 1);
@@ -224,8 +216,8 @@ START_TEST(test_gssenc_request)
 {
     int fd = it_raw_connect(IT_PROXY);
     unsigned char b[8];
-    put32(b, 8);
-    put32(b + 4, GSS_CODE);
+    it_put32(b, 8);
+    it_put32(b + 4, GSS_CODE);
     send_or_fail(fd, b, sizeof b);
     char ans = 0;
     ck_assert_int_eq(it_raw_read_byte(fd, &ans, WAIT_MS), 1);
@@ -246,8 +238,8 @@ START_TEST(test_gss_then_ssl_request)
     /* Both negotiations on one socket, in libpq's order (gssencmode=prefer, sslmode=prefer). */
     int fd = it_raw_connect(IT_PROXY);
     unsigned char b[8];
-    put32(b, 8);
-    put32(b + 4, GSS_CODE);
+    it_put32(b, 8);
+    it_put32(b + 4, GSS_CODE);
     send_or_fail(fd, b, sizeof b);
     char ans = 0;
     ck_assert_int_eq(it_raw_read_byte(fd, &ans, WAIT_MS), 1);
@@ -256,7 +248,7 @@ START_TEST(test_gss_then_ssl_request)
         return;
     }
     ck_assert_msg(ans == 'N', "GSSENCRequest answered '%c'", ans);
-    put32(b + 4, SSL_CODE);
+    it_put32(b + 4, SSL_CODE);
     send_or_fail(fd, b, sizeof b);
     ck_assert_int_eq(it_raw_read_byte(fd, &ans, WAIT_MS), 1);
     ck_assert_msg(ans == 'N', "SSLRequest after GSSENCRequest answered '%c'", ans);
@@ -282,7 +274,7 @@ START_TEST(test_huge_msg_length)
     int fd = it_raw_connect(IT_PROXY);
     raw_startup(fd, DB);
     unsigned char q[9] = {'Q'};
-    put32(q + 1, 0x7fffffff);
+    it_put32(q + 1, 0x7fffffff);
     memcpy(q + 5, "SELE", 4);
     send_or_fail(fd, q, sizeof q);
     expect_rejected(fd, "Query with length 2^31-1", "08P01", true);
@@ -357,10 +349,10 @@ START_TEST(test_cancel_bogus)
 {
     int fd = it_raw_connect(IT_PROXY);
     unsigned char b[16];
-    put32(b, 16);
-    put32(b + 4, CANCEL_CODE);
-    put32(b + 8, 12345);
-    put32(b + 12, 67890);
+    it_put32(b, 16);
+    it_put32(b + 4, CANCEL_CODE);
+    it_put32(b + 8, 12345);
+    it_put32(b + 12, 67890);
     send_or_fail(fd, b, sizeof b);
     char state[6];
     ItOutcome o = it_raw_outcome(fd, WAIT_MS, state);
@@ -401,14 +393,6 @@ START_TEST(test_preconnected_client)
 }
 END_TEST
 
-static void add_case(Suite *s, const char *name, const TTest *fn)
-{
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, it_timeout(60));
-    tcase_add_test(tc, fn);
-    suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
     g_pre = it_connect_raw(IT_PROXY, DB, "application_name=it_badinput_pre");
@@ -421,25 +405,25 @@ int main(void)
     PQclear(r);
 
     Suite *s = suite_create("it_badinput");
-    add_case(s, "startup_len3", test_startup_len3);
-    add_case(s, "startup_len_huge", test_startup_len_huge);
-    add_case(s, "startup_truncated", test_startup_truncated);
-    add_case(s, "startup_version_2", test_startup_version_2);
-    add_case(s, "startup_version_9", test_startup_version_9);
-    add_case(s, "startup_no_terminator", test_startup_no_terminator);
-    add_case(s, "startup_odd_params", test_startup_odd_params);
-    add_case(s, "startup_no_user", test_startup_no_user);
-    add_case(s, "ssl_request", test_ssl_request);
-    add_case(s, "gssenc_request", test_gssenc_request);
-    add_case(s, "gss_then_ssl_request", test_gss_then_ssl_request);
-    add_case(s, "bad_msg_length", test_bad_msg_length);
-    add_case(s, "huge_msg_length", test_huge_msg_length);
-    add_case(s, "unknown_msg_type", test_unknown_msg_type);
-    add_case(s, "query_without_nul", test_query_without_nul);
-    add_case(s, "unknown_database", test_unknown_database);
-    add_case(s, "cancel_bogus", test_cancel_bogus);
-    add_case(s, "connect_storm", test_connect_storm);
-    add_case(s, "preconnected_client", test_preconnected_client);
+    it_add_case(s, "startup_len3", test_startup_len3);
+    it_add_case(s, "startup_len_huge", test_startup_len_huge);
+    it_add_case(s, "startup_truncated", test_startup_truncated);
+    it_add_case(s, "startup_version_2", test_startup_version_2);
+    it_add_case(s, "startup_version_9", test_startup_version_9);
+    it_add_case(s, "startup_no_terminator", test_startup_no_terminator);
+    it_add_case(s, "startup_odd_params", test_startup_odd_params);
+    it_add_case(s, "startup_no_user", test_startup_no_user);
+    it_add_case(s, "ssl_request", test_ssl_request);
+    it_add_case(s, "gssenc_request", test_gssenc_request);
+    it_add_case(s, "gss_then_ssl_request", test_gss_then_ssl_request);
+    it_add_case(s, "bad_msg_length", test_bad_msg_length);
+    it_add_case(s, "huge_msg_length", test_huge_msg_length);
+    it_add_case(s, "unknown_msg_type", test_unknown_msg_type);
+    it_add_case(s, "query_without_nul", test_query_without_nul);
+    it_add_case(s, "unknown_database", test_unknown_database);
+    it_add_case(s, "cancel_bogus", test_cancel_bogus);
+    it_add_case(s, "connect_storm", test_connect_storm);
+    it_add_case(s, "preconnected_client", test_preconnected_client);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

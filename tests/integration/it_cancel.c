@@ -21,19 +21,6 @@
 #define CANCEL_CODE 80877102u
 #define CANCEL_MAX  2.0 /* s: the issue asks for < 1 s; this is the hard functional bound */
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Backends running pg_sleep whose application_name matches the LIKE pattern. */
 static long running(PGconn *direct, const char *app_like)
 {
@@ -139,8 +126,8 @@ static void raw_session(RawSess *s, const char *app)
         ck_assert_msg(t != 'E', "startup: %s", it_msg_field(&m, 'M'));
         if (t == 'K') {
             ck_assert_uint_eq(m.len, 8);
-            s->pid = get32(m.body);
-            s->key = get32(m.body + 4);
+            s->pid = wire_be32(m.body);
+            s->key = wire_be32(m.body + 4);
             have_key = true;
         }
         it_msg_free(&m);
@@ -155,7 +142,7 @@ static void raw_query(int fd, const char *sql)
     unsigned char m[256];
     ck_assert_uint_lt(l + 5, sizeof m);
     m[0] = 'Q';
-    put32(m + 1, (uint32_t)(l + 4));
+    it_put32(m + 1, (uint32_t)(l + 4));
     memcpy(m + 5, sql, l);
     ck_assert(it_raw_send(fd, m, l + 5));
 }
@@ -179,10 +166,10 @@ static void raw_result(int fd, char state[6])
 static void raw_cancel(uint32_t pid, uint32_t key)
 {
     unsigned char b[16];
-    put32(b, 16);
-    put32(b + 4, CANCEL_CODE);
-    put32(b + 8, pid);
-    put32(b + 12, key);
+    it_put32(b, 16);
+    it_put32(b + 4, CANCEL_CODE);
+    it_put32(b + 8, pid);
+    it_put32(b + 12, key);
     int fd = it_raw_connect(IT_PROXY);
     ck_assert(it_raw_send(fd, b, sizeof b));
     char state[6];
@@ -295,21 +282,13 @@ START_TEST(test_twenty_clients)
 }
 END_TEST
 
-static void add_case(Suite *s, const char *name, const TTest *fn)
-{
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, it_timeout(60));
-    tcase_add_test(tc, fn);
-    suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
     Suite *s = suite_create("it_cancel");
-    add_case(s, "pqcancel", test_pqcancel);
-    add_case(s, "cancel_idle", test_cancel_idle);
-    add_case(s, "wrong_key", test_wrong_key);
-    add_case(s, "twenty_clients", test_twenty_clients);
+    it_add_case(s, "pqcancel", test_pqcancel);
+    it_add_case(s, "cancel_idle", test_cancel_idle);
+    it_add_case(s, "wrong_key", test_wrong_key);
+    it_add_case(s, "twenty_clients", test_twenty_clients);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

@@ -508,14 +508,6 @@ START_TEST(test_idle_after_long_query)
 }
 END_TEST
 
-static void add_case(Suite *s, const char *name, const TTest *fn)
-{
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, it_timeout(60));
-    tcase_add_test(tc, fn);
-    suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
     g_part = getenv("IT_LIMITS_PART");
@@ -525,18 +517,18 @@ int main(void)
     }
     Suite *s = suite_create("it_limits");
     if (strcmp(g_part, "login") == 0) {
-        add_case(s, "login_timeout_500", test_login_timeout);
-        add_case(s, "login_timeout_error", test_login_timeout_error);
+        it_add_case(s, "login_timeout_500", test_login_timeout);
+        it_add_case(s, "login_timeout_error", test_login_timeout_error);
     } else if (strcmp(g_part, "maxconn") == 0) {
-        add_case(s, "max_client_conn", test_max_client_conn);
-        add_case(s, "max_client_conn_default_sslmode", test_max_client_conn_default_sslmode);
-        add_case(s, "cancel_at_max_client_conn", test_cancel_at_max_client_conn);
+        it_add_case(s, "max_client_conn", test_max_client_conn);
+        it_add_case(s, "max_client_conn_default_sslmode", test_max_client_conn_default_sslmode);
+        it_add_case(s, "cancel_at_max_client_conn", test_cancel_at_max_client_conn);
     } else if (strcmp(g_part, "packet") == 0) {
-        add_case(s, "max_packet_size", test_max_packet_size);
+        it_add_case(s, "max_packet_size", test_max_packet_size);
     } else if (strcmp(g_part, "idle") == 0) {
-        add_case(s, "idle_timeout", test_idle_timeout);
-        add_case(s, "idle_timeout_when", test_idle_timeout_when);
-        add_case(s, "idle_after_long_query", test_idle_after_long_query);
+        it_add_case(s, "idle_timeout", test_idle_timeout);
+        it_add_case(s, "idle_timeout_when", test_idle_timeout_when);
+        it_add_case(s, "idle_after_long_query", test_idle_after_long_query);
     } else {
         fprintf(stderr, "it_limits: unknown IT_LIMITS_PART %s\n", g_part);
         return 2;

@@ -12,12 +12,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
 #include <libpq-fe.h>
+
+#include "wire.h"
 
 typedef enum { IT_PROXY = 0, IT_DIRECT = 1 } ItTarget;
 
 /* Per-test timeout for tcase_set_timeout (seconds); PGPIN_IT_TIMEOUT overrides. */
 int it_timeout(int dflt);
+
+/* Add a one-test case with the default 60 s timeout (it_timeout scales it). */
+void it_add_case(Suite *s, const char *name, const TTest *fn);
+
+/* Big-endian int32 into p (reading one back: wire_be32 from the core's wire.h). */
+static inline void it_put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
 
 /* Conninfo (without dbname) for a target; aborts the process if the variable is missing. */
 const char *it_conninfo(ItTarget t);
