@@ -186,8 +186,12 @@ void pool_service(Pool *pool)
     if (px->draining || (pool->retry_at > 0 && proxy_now() < pool->retry_at)) return;
     while (pool->nwaiting > pool->nconnecting && pool->nservers < pool->size)
         if (!pool_open_one(pool)) break;
-    /* Still short and other workers hold slots: ask them to give idle ones back. */
-    if (pool->nwaiting > pool->nconnecting && atomic_load(&pool->shared->nservers) > pool->nservers)
+    /* Still short, other workers hold slots and none of their clients wait: ask them to give
+     * idle ones back. (When theirs wait too, their servers are busy serving them; asking
+     * would only bounce messages between workers.) */
+    if (pool->nwaiting > pool->nconnecting &&
+        atomic_load(&pool->shared->nservers) > pool->nservers &&
+        atomic_load(&pool->shared->nwaiting) == pool->nwaiting)
         worker_broadcast(px->root, MSG_SERVICE, px);
 }
 
