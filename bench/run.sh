@@ -162,38 +162,12 @@ WORK=$(mktemp -d /tmp/pgpin-bench.XXXXXX)
 chmod 755 "$WORK"
 pg_on_cleanup "rm -rf '$WORK'"
 
-# Like pg_start (tests/lib/pg.sh), with benchmark settings: durable commits, room for 3 x 128
+# pg_start (tests/lib/pg.sh) with benchmark settings: durable commits, room for 3 x 128
 # connections (direct clients + both poolers' idle pools), no timed checkpoint inside the run.
-bench_pg_start() {
-    local attempt opts
-    PG_DIR=$(mktemp -d /tmp/pgpin-pg.XXXXXX)
-    chown postgres:postgres "$PG_DIR"
-    pg_on_cleanup "pg_stop"
-    PG_SOCKDIR=$PG_DIR/sock
-    PG_LOG=$PG_DIR/postgres.log
-    runuser -u postgres -- mkdir -p "$PG_SOCKDIR"
-    runuser -u postgres -- "$PG_BINDIR/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 \
-        --locale=C --no-sync >"$PG_DIR/initdb.log" 2>&1 || {
-        cat "$PG_DIR/initdb.log" >&2
-        pg_die "initdb failed"
-    }
-    PG_SETTINGS="synchronous_commit=on, fsync=on, max_connections=$PG_MAX_CONN, shared_buffers=256MB, max_wal_size=8GB, checkpoint_timeout=1h"
-    for ((attempt = 0; attempt < 5; attempt++)); do
-        PG_PORT=$(pg_free_port)
-        opts="-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PG_SOCKDIR"
-        opts+=" -c max_connections=$PG_MAX_CONN -c shared_buffers=256MB -c synchronous_commit=on"
-        opts+=" -c max_wal_size=8GB -c checkpoint_timeout=1h -c ssl=off"
-        if runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_LOG" -w -t 60 \
-            -o "$opts" start >/dev/null 2>&1; then
-            PG_PM_PID=$(head -1 "$PG_DIR/data/postmaster.pid")
-            pg_log "postgres up on 127.0.0.1:$PG_PORT (pid $PG_PM_PID, dir $PG_DIR)"
-            return 0
-        fi
-        tail -5 "$PG_LOG" >&2 || true
-    done
-    pg_die "could not start postgres"
-}
-bench_pg_start
+PG_SETTINGS="synchronous_commit=on, fsync=on, max_connections=$PG_MAX_CONN, shared_buffers=256MB, max_wal_size=8GB, checkpoint_timeout=1h"
+PG_EXTRA_OPTS="-c max_connections=$PG_MAX_CONN -c shared_buffers=256MB -c fsync=on"
+PG_EXTRA_OPTS+=" -c synchronous_commit=on -c full_page_writes=on -c max_wal_size=8GB -c checkpoint_timeout=1h"
+pg_start
 
 pg_log "loading pgbench scale $SCALE and the DBOS-like tables"
 pg_psql -d postgres -c 'CREATE DATABASE bench' >/dev/null || pg_die "CREATE DATABASE failed"

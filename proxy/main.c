@@ -106,28 +106,24 @@ static void exit_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Fail early when another process holds the port: workers bind with SO_REUSEPORT, which would
  * otherwise happily share it with another pgpin. */
+static bool probe_one(const char *addr, const char *port, const struct addrinfo *ai, void *arg)
+{
+    (void)arg;
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0), one = 1;
+    bool ok = true;
+    if (fd < 0) return true; /* the workers' bind will say what is wrong */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE) {
+        log_error(NULL, "cannot listen on %s port %s: %s", addr, port, strerror(errno));
+        ok = false;
+    }
+    close(fd);
+    return ok;
+}
+
 static bool port_free(const Config *cfg)
 {
-    char *addrs = strdup(cfg->listen_addr), *save = NULL, port[16];
-    bool ok = addrs != NULL;
-    snprintf(port, sizeof port, "%d", cfg->listen_port);
-    for (char *a = ok ? strtok_r(addrs, ", ", &save) : NULL; a && ok;
-         a = strtok_r(NULL, ", ", &save)) {
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
-        if (getaddrinfo(strcmp(a, "*") == 0 ? NULL : a, port, &hints, &res) != 0) break;
-        for (struct addrinfo *ai = res; ai && ok; ai = ai->ai_next) {
-            int fd = socket(ai->ai_family, SOCK_STREAM, 0), one = 1;
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-            if (fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE) {
-                log_error(NULL, "cannot listen on %s port %s: %s", a, port, strerror(errno));
-                ok = false;
-            }
-            if (fd >= 0) close(fd);
-        }
-        freeaddrinfo(res);
-    }
-    free(addrs);
-    return ok;
+    return worker_each_listen_addr(cfg, probe_one, NULL);
 }
 
 /* Every client and server is a descriptor: take the hard limit, as far as it goes. */

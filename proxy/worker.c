@@ -32,13 +32,12 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
     log_warn(NULL, "accept failed: %s", strerror(errno)); /* e.g. EMFILE: keep running */
 }
 
-/* Bind one listener per address of each comma-separated listen_addr item ("*" = any). */
-static bool worker_listen(Proxy *w)
+bool worker_each_listen_addr(const Config *cfg, ListenAddrFn fn, void *arg)
 {
-    char *addrs = strdup(w->cfg->listen_addr), *save = NULL, port[16];
+    char *addrs = strdup(cfg->listen_addr), *save = NULL, port[16];
     bool ok = addrs != NULL;
-    snprintf(port, sizeof port, "%d", w->cfg->listen_port);
-    for (char *a = addrs ? strtok_r(addrs, ", ", &save) : NULL; a && ok;
+    snprintf(port, sizeof port, "%d", cfg->listen_port);
+    for (char *a = ok ? strtok_r(addrs, ", ", &save) : NULL; a && ok;
          a = strtok_r(NULL, ", ", &save)) {
         struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
         int rc = getaddrinfo(strcmp(a, "*") == 0 ? NULL : a, port, &hints, &res);
@@ -47,23 +46,34 @@ static bool worker_listen(Proxy *w)
             ok = false;
             break;
         }
-        for (struct addrinfo *ai = res; ai && ok && w->nlisteners < 16; ai = ai->ai_next) {
-            struct evconnlistener *l = evconnlistener_new_bind(
-                w->base, accept_cb, w,
-                LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE, 1024,
-                ai->ai_addr, (int)ai->ai_addrlen);
-            if (!l) {
-                log_error(NULL, "cannot listen on %s port %s: %s", a, port, strerror(errno));
-                ok = false;
-                break;
-            }
-            evconnlistener_set_error_cb(l, accept_error_cb);
-            w->listeners[w->nlisteners++] = l;
-        }
+        for (struct addrinfo *ai = res; ai && ok; ai = ai->ai_next)
+            ok = fn(a, port, ai, arg);
         freeaddrinfo(res);
     }
     free(addrs);
-    return ok && w->nlisteners > 0;
+    return ok;
+}
+
+static bool listen_one(const char *addr, const char *port, const struct addrinfo *ai, void *arg)
+{
+    Proxy *w = arg;
+    if (w->nlisteners == 16) return true;
+    struct evconnlistener *l = evconnlistener_new_bind(
+        w->base, accept_cb, w, LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE,
+        1024, ai->ai_addr, (int)ai->ai_addrlen);
+    if (!l) {
+        log_error(NULL, "cannot listen on %s port %s: %s", addr, port, strerror(errno));
+        return false;
+    }
+    evconnlistener_set_error_cb(l, accept_error_cb);
+    w->listeners[w->nlisteners++] = l;
+    return true;
+}
+
+/* Bind one SO_REUSEPORT listener per address of each listen_addr item. */
+static bool worker_listen(Proxy *w)
+{
+    return worker_each_listen_addr(w->cfg, listen_one, w) && w->nlisteners > 0;
 }
 
 static void worker_close_listeners(Proxy *w)

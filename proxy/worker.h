@@ -5,6 +5,14 @@
 
 #include "proxy.h"
 
+#include <netdb.h>
+
+/* Call fn for every address of every comma-separated listen_addr item ("*" = any), stopping
+ * at the first false. False when fn said so or an item does not resolve (logged). */
+typedef bool (*ListenAddrFn)(const char *addr, const char *port, const struct addrinfo *ai,
+                             void *arg);
+bool worker_each_listen_addr(const Config *cfg, ListenAddrFn fn, void *arg);
+
 /* Set up worker `index` of root (event base, listeners, timers) with a reference to cfg and
  * tls. Returns false with the reason logged; worker_free cleans up either way. */
 bool worker_init(Proxy *w, Root *root, int index, Config *cfg, struct ssl_ctx_st *tls);

@@ -649,15 +649,15 @@ int main(void)
     unsetenv("PGSSLMODE");
 
     Suite *s = suite_create("it_auth");
-    it_add_case(s, "libpq_login", test_libpq_login);
-    it_add_case(s, "libpq_no_password", test_libpq_no_password);
-    it_add_case(s, "libpq_wrong_password", test_libpq_wrong_password);
-    it_add_case(s, "raw_request_kind", test_raw_request_kind);
-    it_add_case(s, "raw_login", test_raw_login);
-    it_add_case(s, "raw_wrong_password", test_raw_wrong_password);
-    it_add_case(s, "non_password_message", test_non_password_message);
-    it_add_case(s, "scram_salt", test_scram_salt);
-    it_add_case(s, "auth_stall", test_auth_stall);
+    it_add_case(s, "libpq_login", test_libpq_login, 60);
+    it_add_case(s, "libpq_no_password", test_libpq_no_password, 60);
+    it_add_case(s, "libpq_wrong_password", test_libpq_wrong_password, 60);
+    it_add_case(s, "raw_request_kind", test_raw_request_kind, 60);
+    it_add_case(s, "raw_login", test_raw_login, 60);
+    it_add_case(s, "raw_wrong_password", test_raw_wrong_password, 60);
+    it_add_case(s, "non_password_message", test_non_password_message, 60);
+    it_add_case(s, "scram_salt", test_scram_salt, 60);
+    it_add_case(s, "auth_stall", test_auth_stall, 60);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

@@ -285,10 +285,10 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("it_cancel");
-    it_add_case(s, "pqcancel", test_pqcancel);
-    it_add_case(s, "cancel_idle", test_cancel_idle);
-    it_add_case(s, "wrong_key", test_wrong_key);
-    it_add_case(s, "twenty_clients", test_twenty_clients);
+    it_add_case(s, "pqcancel", test_pqcancel, 60);
+    it_add_case(s, "cancel_idle", test_cancel_idle, 60);
+    it_add_case(s, "wrong_key", test_wrong_key, 60);
+    it_add_case(s, "twenty_clients", test_twenty_clients, 60);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

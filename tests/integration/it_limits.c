@@ -517,18 +517,18 @@ int main(void)
     }
     Suite *s = suite_create("it_limits");
     if (strcmp(g_part, "login") == 0) {
-        it_add_case(s, "login_timeout_500", test_login_timeout);
-        it_add_case(s, "login_timeout_error", test_login_timeout_error);
+        it_add_case(s, "login_timeout_500", test_login_timeout, 60);
+        it_add_case(s, "login_timeout_error", test_login_timeout_error, 60);
     } else if (strcmp(g_part, "maxconn") == 0) {
-        it_add_case(s, "max_client_conn", test_max_client_conn);
-        it_add_case(s, "max_client_conn_default_sslmode", test_max_client_conn_default_sslmode);
-        it_add_case(s, "cancel_at_max_client_conn", test_cancel_at_max_client_conn);
+        it_add_case(s, "max_client_conn", test_max_client_conn, 60);
+        it_add_case(s, "max_client_conn_default_sslmode", test_max_client_conn_default_sslmode, 60);
+        it_add_case(s, "cancel_at_max_client_conn", test_cancel_at_max_client_conn, 60);
     } else if (strcmp(g_part, "packet") == 0) {
-        it_add_case(s, "max_packet_size", test_max_packet_size);
+        it_add_case(s, "max_packet_size", test_max_packet_size, 60);
     } else if (strcmp(g_part, "idle") == 0) {
-        it_add_case(s, "idle_timeout", test_idle_timeout);
-        it_add_case(s, "idle_timeout_when", test_idle_timeout_when);
-        it_add_case(s, "idle_after_long_query", test_idle_after_long_query);
+        it_add_case(s, "idle_timeout", test_idle_timeout, 60);
+        it_add_case(s, "idle_timeout_when", test_idle_timeout_when, 60);
+        it_add_case(s, "idle_after_long_query", test_idle_after_long_query, 60);
     } else {
         fprintf(stderr, "it_limits: unknown IT_LIMITS_PART %s\n", g_part);
         return 2;

@@ -233,20 +233,12 @@ START_TEST(test_disconnect_in_transaction)
 }
 END_TEST
 
-static void add_case(Suite *s, const char *name, const TTest *fn, int timeout)
-{
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, it_timeout(timeout));
-    tcase_add_test(tc, fn);
-    suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
     Suite *s = suite_create("it_pool");
-    add_case(s, "pool_limit", test_pool_limit, 120);
-    add_case(s, "session_reset", test_session_reset, 60);
-    add_case(s, "disconnect_in_transaction", test_disconnect_in_transaction, 60);
+    it_add_case(s, "pool_limit", test_pool_limit, 120);
+    it_add_case(s, "session_reset", test_session_reset, 60);
+    it_add_case(s, "disconnect_in_transaction", test_disconnect_in_transaction, 60);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

@@ -530,28 +530,20 @@ START_TEST(test_notice)
 }
 END_TEST
 
-static void add_case(Suite *s, const char *name, const TTest *fn, int timeout)
-{
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, it_timeout(timeout));
-    tcase_add_test(tc, fn);
-    suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
     Suite *s = suite_create("it_protocol");
-    add_case(s, "simple_query", test_simple_query, 60);
-    add_case(s, "extended_params", test_extended_params, 60);
-    add_case(s, "pipeline", test_pipeline, 60);
-    add_case(s, "copy", test_copy, 180);
-    add_case(s, "big_bytea", test_big_bytea, 180);
-    add_case(s, "error_in_transaction", test_error_in_transaction, 60);
-    add_case(s, "listen_notify", test_listen_notify, 60);
-    add_case(s, "parameter_status", test_parameter_status, 60);
-    add_case(s, "startup_options", test_startup_options, 60);
-    add_case(s, "fastpath", test_fastpath, 60);
-    add_case(s, "notice", test_notice, 60);
+    it_add_case(s, "simple_query", test_simple_query, 60);
+    it_add_case(s, "extended_params", test_extended_params, 60);
+    it_add_case(s, "pipeline", test_pipeline, 60);
+    it_add_case(s, "copy", test_copy, 180);
+    it_add_case(s, "big_bytea", test_big_bytea, 180);
+    it_add_case(s, "error_in_transaction", test_error_in_transaction, 60);
+    it_add_case(s, "listen_notify", test_listen_notify, 60);
+    it_add_case(s, "parameter_status", test_parameter_status, 60);
+    it_add_case(s, "startup_options", test_startup_options, 60);
+    it_add_case(s, "fastpath", test_fastpath, 60);
+    it_add_case(s, "notice", test_notice, 60);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);

@@ -402,14 +402,6 @@ START_TEST(test_verify_full)
 }
 END_TEST
 
-static void add_case(Suite *s, const char *name, const TTest *fn)
-{
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, it_timeout(120));
-    tcase_add_test(tc, fn);
-    suite_add_tcase(s, tc);
-}
-
 int main(void)
 {
     g_dir = getenv("IT_TLS_DIR");
@@ -428,23 +420,23 @@ int main(void)
 
     Suite *s = suite_create("it_tls");
     if (strcmp(g_part, "require") == 0) {
-        add_case(s, "require_refuses_plaintext", test_require_refuses_plaintext);
-        add_case(s, "require_tls", test_require_tls);
-        add_case(s, "require_verify_full", test_require_verify_full);
-        add_case(s, "require_big_transfer", test_require_big_transfer);
-        add_case(s, "require_cancel", test_require_cancel);
-        add_case(s, "require_data_after_sslrequest", test_require_data_after_sslrequest);
-        add_case(s, "require_handshake_stall", test_require_handshake_stall);
+        it_add_case(s, "require_refuses_plaintext", test_require_refuses_plaintext, 120);
+        it_add_case(s, "require_tls", test_require_tls, 120);
+        it_add_case(s, "require_verify_full", test_require_verify_full, 120);
+        it_add_case(s, "require_big_transfer", test_require_big_transfer, 120);
+        it_add_case(s, "require_cancel", test_require_cancel, 120);
+        it_add_case(s, "require_data_after_sslrequest", test_require_data_after_sslrequest, 120);
+        it_add_case(s, "require_handshake_stall", test_require_handshake_stall, 120);
     } else if (strcmp(g_part, "prefer") == 0) {
-        add_case(s, "prefer_both", test_prefer_both);
-        add_case(s, "server_verify_full", test_server_verify_full);
-        add_case(s, "server_cancel", test_server_cancel);
-        add_case(s, "server_wrong_host", test_server_wrong_host);
-        add_case(s, "server_wrong_ca", test_server_wrong_ca);
+        it_add_case(s, "prefer_both", test_prefer_both, 120);
+        it_add_case(s, "server_verify_full", test_server_verify_full, 120);
+        it_add_case(s, "server_cancel", test_server_cancel, 120);
+        it_add_case(s, "server_wrong_host", test_server_wrong_host, 120);
+        it_add_case(s, "server_wrong_ca", test_server_wrong_ca, 120);
     } else if (strcmp(g_part, "verify-ca") == 0) {
-        add_case(s, "verify_ca", test_verify_ca);
+        it_add_case(s, "verify_ca", test_verify_ca, 120);
     } else if (strcmp(g_part, "verify-full") == 0) {
-        add_case(s, "verify_full", test_verify_full);
+        it_add_case(s, "verify_full", test_verify_full, 120);
     } else {
         fprintf(stderr, "it_tls: unknown IT_TLS_PART %s\n", g_part);
         return 2;

@@ -380,10 +380,10 @@ const char *it_outcome_name(ItOutcome o)
     return "?";
 }
 
-void it_add_case(Suite *s, const char *name, const TTest *fn)
+void it_add_case(Suite *s, const char *name, const TTest *fn, int seconds)
 {
     TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, it_timeout(60));
+    tcase_set_timeout(tc, it_timeout(seconds));
     tcase_add_test(tc, fn);
     suite_add_tcase(s, tc);
 }

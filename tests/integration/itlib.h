@@ -22,8 +22,8 @@ typedef enum { IT_PROXY = 0, IT_DIRECT = 1 } ItTarget;
 /* Per-test timeout for tcase_set_timeout (seconds); PGPIN_IT_TIMEOUT overrides. */
 int it_timeout(int dflt);
 
-/* Add a one-test case with the default 60 s timeout (it_timeout scales it). */
-void it_add_case(Suite *s, const char *name, const TTest *fn);
+/* Add a one-test case with a timeout of `seconds` (it_timeout lets the environment raise it). */
+void it_add_case(Suite *s, const char *name, const TTest *fn, int seconds);
 
 /* Big-endian int32 into p (reading one back: wire_be32 from the core's wire.h). */
 static inline void it_put32(unsigned char *p, uint32_t v)

@@ -107,6 +107,8 @@ pg_wait_port() {
 # --- (d)/(e) throwaway Postgres ------------------------------------------------------------------
 # pg_start: initdb into a fresh temp dir and start on a free port. Sets PG_DIR, PG_PORT,
 # PG_SOCKDIR, PG_LOG. Retries with a new port if another process grabbed it meanwhile.
+# Extra server options in PG_EXTRA_OPTS come last, so they override the test settings above
+# (the benchmark wants durable commits). Sets PG_PORT, PG_DIR, PG_PM_PID.
 pg_start() {
     local attempt
     PG_DIR=$(mktemp -d /tmp/pgpin-pg.XXXXXX)
@@ -125,8 +127,9 @@ pg_start() {
         if runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_LOG" -w -t 60 \
             -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$PG_SOCKDIR \
                 -c max_connections=200 -c fsync=off -c synchronous_commit=off \
-                -c full_page_writes=off -c ssl=off" start >/dev/null 2>&1; then
-            pg_log "postgres 15 up on 127.0.0.1:$PG_PORT (dir $PG_DIR)"
+                -c full_page_writes=off -c ssl=off ${PG_EXTRA_OPTS:-}" start >/dev/null 2>&1; then
+            PG_PM_PID=$(head -1 "$PG_DIR/data/postmaster.pid")
+            pg_log "postgres 15 up on 127.0.0.1:$PG_PORT (pid $PG_PM_PID, dir $PG_DIR)"
             return 0
         fi
         tail -5 "$PG_LOG" >&2 || true
