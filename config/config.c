@@ -150,6 +150,16 @@ static const KeyDef cfg_keys[] = {
      "query returning the user name and secret of user $1"},
     {"admin_users", KT_STRING, OFF(admin_users), "", 0, 0, NULL, false,
      "comma-separated users allowed to run admin commands"},
+    {"reserve_headroom", KT_STRING, OFF(reserve_headroom), "5%", 1, 0, NULL, false,
+     "server slots left free below each server's budget: a count, or N% of max_connections "
+     "(at least 2)"},
+    {"limits_refresh_interval", KT_DOUBLE, OFF(limits_refresh_interval), "5", 0.1, CFG_MAX_SECONDS,
+     NULL, false,
+     "seconds between readings of each server's max_connections and foreign connections"},
+    {"query_wait_notice", KT_DOUBLE, OFF(query_wait_notice), "5", 0, CFG_MAX_SECONDS, NULL, false,
+     "seconds a client waits for a server before a NOTICE tells it why; 0 = never"},
+    {"metrics_listen", KT_STRING, OFF(metrics_listen), "", 0, 0, NULL, true,
+     "host:port serving Prometheus metrics at /metrics; empty = off"},
     {"log_level", KT_ENUM, OFF(log_level), "info", 0, 0, log_levels, false,
      "error, warning, info or debug"},
     {"workers", KT_INT, OFF(workers), "0", 0, 1024, NULL, true,
@@ -710,11 +720,38 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
     return ctx_fail(ctx, "unknown section [%s]", section);
 }
 
+bool cfg_parse_headroom(const char *s, double *pct, int *abs)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v < 0) return false;
+    if (*end == '%' && end[1] == '\0' && v <= 50) {
+        *pct = v, *abs = -1;
+        return true;
+    }
+    if (*end || v > 10000 || v != (int)v) return false;
+    *pct = 0, *abs = (int)v;
+    return true;
+}
+
 /* After the whole file is read ([pgpin] may follow [databases]): fill each entry's unset pool
  * keys from [pgpin] and check min_pool_size <= pool size. Returns false after ctx_fail. */
 static bool cfg_resolve(ParseCtx *ctx)
 {
     Config *cfg = ctx->cfg;
+    if (!cfg_parse_headroom(cfg->reserve_headroom, &cfg->reserve_headroom_pct,
+                            &cfg->reserve_headroom_abs)) {
+        ctx->lineno = ctx->key_line[key_find("reserve_headroom")];
+        return ctx_fail(ctx,
+                        "reserve_headroom: expected a count (0-10000) or a percentage "
+                        "(0%%-50%%), got '%s'",
+                        cfg->reserve_headroom);
+    }
+    if (cfg->metrics_listen[0] && !strrchr(cfg->metrics_listen, ':')) {
+        ctx->lineno = ctx->key_line[key_find("metrics_listen")];
+        return ctx_fail(ctx, "metrics_listen: expected host:port, got '%s'", cfg->metrics_listen);
+    }
     if (cfg->min_pool_size > cfg->default_pool_size) {
         int a = ctx->key_line[key_find("min_pool_size")];
         int b = ctx->key_line[key_find("default_pool_size")];

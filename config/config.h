@@ -81,6 +81,12 @@ typedef struct Config {
     char *auth_user;                   /* user that runs auth_query; "" = none */
     char *auth_query;                  /* looks up a secret by user name ($1) */
     char *admin_users;                 /* comma-separated; see cfg_is_admin_user() */
+    char *reserve_headroom;            /* as written: "5%" (default) or a count */
+    double reserve_headroom_pct;       /* its percentage of max_connections, or 0 */
+    int reserve_headroom_abs;          /* its count, or -1 when a percentage */
+    double limits_refresh_interval;    /* seconds between budget readings, default 5 */
+    double query_wait_notice;          /* seconds before a waiting client is told; 0 = never */
+    char *metrics_listen;              /* "host:port" for /metrics; "" = off; restart */
     CfgLogLevel log_level;             /* default info */
     int workers;                       /* default 0 = number of cores; restart */
 
@@ -103,6 +109,10 @@ void cfg_unref(Config *cfg);
 /* The entry for a client-facing database name: exact match, else "*", else NULL.
  * The pointer lives as long as cfg. */
 const CfgDatabase *cfg_find_db(const Config *cfg, const char *name);
+
+/* reserve_headroom's text: "N%" (0-50) sets *pct and *abs = -1, a count N (0-10000) sets
+ * *abs and *pct = 0. False for anything else. */
+bool cfg_parse_headroom(const char *s, double *pct, int *abs);
 
 /* Whether `user` is listed in admin_users (exact match; blanks around commas ignored). */
 bool cfg_is_admin_user(const Config *cfg, const char *user);

@@ -2,6 +2,7 @@
  * then a relay to the server the client owns for its session. */
 #include "client.h"
 
+#include "budget.h"
 #include "conn.h"
 #include "log.h"
 #include "login.h"
@@ -171,8 +172,45 @@ static void client_login_ok(Client *cl)
         return;
     }
     log_info(cl->tag, "login %s@%s", cl->user, cl->database);
-    timer_start(cl, cl->cfg->query_wait_timeout);
+    /* Authenticated: say so now, so a NOTICE can tell a waiting client why it waits
+     * (libpq accepts notices only after AuthenticationOk). */
+    WireBuf b;
+    wire_buf_init(&b);
+    wire_build_auth_ok(&b);
+    cl->auth_ok_sent = conn_send(cl->bev, &b);
+    wire_buf_free(&b);
+    double wait = cl->cfg->query_wait_timeout, notice = cl->cfg->query_wait_notice;
+    timer_start(cl, notice > 0 && (wait <= 0 || notice < wait) ? notice : wait);
     pool_enqueue(pool, cl);
+}
+
+/* Why cl waits: the server's budget, or its pool's size. */
+static void client_wait_reason(Client *cl, char *buf, size_t len)
+{
+    Pool *pool = cl->pool;
+    budget_describe(pool->budget, buf, len);
+    if (buf[0]) return;
+    if (pool->paused)
+        snprintf(buf, len, "database \"%.100s\" is paused", pool->dbname);
+    else
+        snprintf(buf, len, "pool %.100s/%.100s is full: pool_size %d, %d open", pool->dbname,
+                 pool->user, pool->size, atomic_load(&pool->shared->nservers));
+}
+
+/* query_wait_notice passed: tell the client it is queued and why, once. */
+static void client_wait_notice(Client *cl)
+{
+    char why[400], msg[512];
+    WireBuf b;
+    double waited = proxy_now() - cl->wait_since, limit = cl->cfg->query_wait_timeout;
+    cl->wait_noticed = true;
+    client_wait_reason(cl, why, sizeof why);
+    snprintf(msg, sizeof msg, "pgpin: waiting %.0f s for a server connection: %s", waited, why);
+    wire_buf_init(&b);
+    wire_build_notice(&b, "00000", msg);
+    conn_send(cl->bev, &b);
+    wire_buf_free(&b);
+    if (limit > 0) timer_start(cl, limit - waited > 0.001 ? limit - waited : 0.001);
 }
 
 /* TLS rules on the finished startup: required, and for verify-full the certificate's CN must be
@@ -318,7 +356,7 @@ void client_attached(Client *cl)
     Server *sv = cl->server;
     WireBuf b;
     wire_buf_init(&b);
-    wire_build_auth_ok(&b);
+    if (!cl->auth_ok_sent) wire_build_auth_ok(&b);
     for (int i = 0; i < sv->params.n; i++)
         wire_build_param_status(&b, sv->params.name[i], sv->params.value[i]);
     wire_build_backend_key(&b, cl->key_pid, cl->key_secret);
@@ -326,6 +364,7 @@ void client_attached(Client *cl)
     evtimer_del(cl->timer);
     cl->state = CL_ACTIVE;
     cl->last_active = proxy_now();
+    stats_add_wait(&cl->pool->stats, cl->last_active - cl->wait_since);
     bool ok = conn_send(cl->bev, &b);
     wire_buf_free(&b);
     if (!ok) {
@@ -338,12 +377,15 @@ void client_attached(Client *cl)
 }
 
 /* Note what a frontend message does to the server's request accounting. */
-static void count_request(Server *sv, uint8_t type)
+static void count_request(Client *cl, Server *sv, uint8_t type)
 {
     switch (type) {
     case PqMsg_Sync: sv->unsynced = false; /* fall through */
     case PqMsg_Query:
-    case PqMsg_FunctionCall: sv->inflight++; break;
+    case PqMsg_FunctionCall:
+        if (sv->inflight++ == 0) sv->req_start = cl->last_active;
+        cl->pool->stats.queries++;
+        break;
     case PqMsg_Parse:
     case PqMsg_Bind:
     case PqMsg_Describe:
@@ -383,8 +425,9 @@ static void client_relay(Client *cl)
             client_close(cl, "client terminated");
             return;
         }
-        count_request(sv, type);
+        count_request(cl, sv, type);
         cl->rx.remain = len + 1;
+        cl->pool->stats.bytes_in += len + 1;
     }
     conn_flush(sv->bev);
     conn_throttle(cl->bev, &cl->rx, sv->bev);
@@ -468,7 +511,7 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     Client *cl = arg;
-    char msg[200];
+    char msg[600];
     (void)fd, (void)what;
     if (cl->state == CL_STARTUP || cl->state == CL_AUTH) {
         SSL *ssl = cl->tls ? bufferevent_openssl_get_ssl(cl->bev) : NULL;
@@ -477,10 +520,15 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
         else
             client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION,
                         "client_login_timeout: startup not completed");
+    } else if (cl->state == CL_WAITING && !cl->wait_noticed && cl->cfg->query_wait_notice > 0) {
+        client_wait_notice(cl);
     } else if (cl->state == CL_WAITING) {
+        char why[400];
+        client_wait_reason(cl, why, sizeof why);
         snprintf(msg, sizeof msg,
-                 "no server connection for database \"%.100s\" within query_wait_timeout (%gs)",
-                 cl->database, cl->cfg->query_wait_timeout);
+                 "no server connection for database \"%.100s\" within query_wait_timeout (%gs): "
+                 "%s",
+                 cl->database, cl->cfg->query_wait_timeout, why);
         client_fail(cl, SQLSTATE_TOO_MANY_CONNECTIONS, msg);
     } else if (cl->state == CL_FLUSH_CLOSE) {
         client_close(cl, "client did not read its error");
@@ -510,6 +558,7 @@ void client_fail(Client *cl, const char *sqlstate, const char *msg)
         return;
     }
     log_info(cl->tag, "closing with %s: %s", sqlstate, msg);
+    if (cl->pool) stats_add_error(&cl->pool->stats, sqlstate);
     client_unlink(cl);
     WireBuf b;
     wire_buf_init(&b);

@@ -1,5 +1,6 @@
 /* main.c - command line, config load, workers, signals and the main loop. The main thread owns
  * signals and the configuration; workers run the proxy (worker.c). */
+#include "budget.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
@@ -147,10 +148,12 @@ static int worker_count(const Config *cfg)
 static bool root_init(Root *root)
 {
     root->exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    root->budget_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     root->base = event_base_new();
     pthread_mutex_init(&root->lock, NULL);
-    if (root->exit_fd < 0 || !root->base || !auth_mock_key_init(&root->mock_key) ||
-        !tls_build(root->cfg, &root->tls) || !port_free(root->cfg))
+    if (root->exit_fd < 0 || root->budget_fd < 0 || !root->base || !budget_start(root) ||
+        !auth_mock_key_init(&root->mock_key) || !tls_build(root->cfg, &root->tls) ||
+        !port_free(root->cfg))
         return false;
     root->sig_hup = evsignal_new(root->base, SIGHUP, signal_cb, root);
     root->sig_term = evsignal_new(root->base, SIGTERM, signal_cb, root);
@@ -185,6 +188,8 @@ static void root_free(Root *root)
     }
     free(root->workers);
     pool_shared_free(root);
+    budget_free_all(root);
+    if (root->budget_fd >= 0) close(root->budget_fd);
     struct event *evs[] = {root->sig_hup, root->sig_term, root->sig_int, root->exit_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i]) event_free(evs[i]);
@@ -210,7 +215,7 @@ int main(int argc, char **argv)
         return 0;
     }
     char err[512];
-    Root root = {.cfg_path = argv[1], .exit_fd = -1};
+    Root root = {.cfg_path = argv[1], .exit_fd = -1, .budget_fd = -1};
     root.cfg = cfg_load(argv[1], err, sizeof err);
     if (!root.cfg) {
         fprintf(stderr, "pgpin: %s\n", err);

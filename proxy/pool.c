@@ -2,9 +2,11 @@
  * a size cap per pool, reset on release. */
 #include "pool.h"
 
+#include "budget.h"
 #include "client.h"
 #include "log.h"
 #include "server.h"
+#include "pqmsg.h"
 #include "worker.h"
 
 #include <stdlib.h>
@@ -54,12 +56,36 @@ void pool_shared_free(Root *root)
     root->shared = NULL;
 }
 
-/* Claim one server slot of the pool's cap, shared by all workers. */
+static void pool_set_starved(Pool *pool, bool starved)
+{
+    if (pool->starved == starved) return;
+    pool->starved = starved;
+    atomic_fetch_add(&pool->budget->nstarved, starved ? 1 : -1);
+}
+
+/* While other pools of the same server starve, a pool holds no more than an even share of
+ * the grant (max-min fairness across pools; FIFO within each). */
+static bool pool_over_share(const Pool *pool, int have)
+{
+    int starved = atomic_load(&pool->budget->nstarved), others = starved - pool->starved;
+    if (others <= 0) return false;
+    int share = atomic_load(&pool->budget->grant) / (others + 1);
+    return have >= (share < 1 ? 1 : share);
+}
+
+/* Claim one server slot: the pool's cap (shared by all workers), then the server's budget. */
 static bool pool_reserve(Pool *pool)
 {
     int n = atomic_load(&pool->shared->nservers);
-    while (n < pool->size)
-        if (atomic_compare_exchange_weak(&pool->shared->nservers, &n, n + 1)) return true;
+    do {
+        if (n >= pool->size) return false;
+    } while (!atomic_compare_exchange_weak(&pool->shared->nservers, &n, n + 1));
+    if (!pool_over_share(pool, n) && budget_reserve(pool->budget)) {
+        pool_set_starved(pool, false);
+        return true;
+    }
+    atomic_fetch_sub(&pool->shared->nservers, 1);
+    pool_set_starved(pool, true);
     return false;
 }
 
@@ -70,11 +96,16 @@ static bool pool_open_one(Pool *pool)
     return server_open(pool) != NULL; /* a failure gives the slot back in server_close */
 }
 
-void pool_server_gone(Pool *pool)
+void pool_server_gone(Pool *pool, Server *sv)
 {
     atomic_fetch_sub(&pool->shared->nservers, 1);
-    /* Capacity freed while clients of another worker wait for this pool: tell them. */
-    if (atomic_load(&pool->shared->nwaiting) > pool->nwaiting)
+    if (sv->backend_pid) budget_pid_del(sv->budget, sv->backend_pid);
+    budget_release(sv->budget);
+    /* Capacity freed while clients wait for it elsewhere: tell their workers (this one too:
+     * another pool of the same server may starve here; it runs on the next loop turn). */
+    if (atomic_load(&sv->budget->nstarved) > 0)
+        worker_broadcast(pool->px->root, MSG_SERVICE, NULL);
+    else if (atomic_load(&pool->shared->nwaiting) > pool->nwaiting)
         worker_broadcast(pool->px->root, MSG_SERVICE, pool->px);
 }
 
@@ -137,7 +168,9 @@ Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char 
     pool->user = strdup(user);
     pool->conninfo = strdup(db->conninfo);
     pool->shared = shared_get(px->root, dbname, user);
-    if (!pool->dbname || !pool->user || !pool->conninfo || !pool->shared) {
+    pool->budget = budget_get(px->root, db->conninfo, db->has_user ? NULL : user,
+                              db->has_dbname ? NULL : dbname);
+    if (!pool->dbname || !pool->user || !pool->conninfo || !pool->shared || !pool->budget) {
         free(pool->dbname), free(pool->user), free(pool->conninfo), free(pool);
         return NULL;
     }
@@ -155,6 +188,7 @@ void pool_enqueue(Pool *pool, Client *cl)
     cl->pool = pool;
     cl->state = CL_WAITING;
     cl->queued = true;
+    cl->wait_since = proxy_now();
     TAILQ_INSERT_TAIL(&pool->waiters, cl, wait_link);
     pool->nwaiting++;
     atomic_fetch_add(&pool->shared->nwaiting, 1);
@@ -168,11 +202,13 @@ void pool_dequeue(Pool *pool, Client *cl)
     cl->queued = false;
     pool->nwaiting--;
     atomic_fetch_sub(&pool->shared->nwaiting, 1);
+    if (pool->nwaiting == 0) pool_set_starved(pool, false);
 }
 
 void pool_service(Pool *pool)
 {
     Proxy *px = pool->px;
+    if (pool->paused) return;
     while (pool->nwaiting > 0 && (pool->nidle > 0 || pool_take_handoff(pool))) {
         if (pool->nidle == 0) continue;
         Server *sv = TAILQ_FIRST(&pool->idle);
@@ -213,6 +249,9 @@ void pool_service_all(Proxy *px)
             pool->nidle--;
             pool_hand_over(pool, sv);
         }
+        /* Other pools of the same server starve for its budget: idle servers here go. */
+        while (atomic_load(&pool->budget->nstarved) > 0 && (sv = TAILQ_FIRST(&pool->idle)))
+            server_close(sv, "budget wanted by another pool");
     }
 }
 
@@ -258,6 +297,12 @@ void pool_server_idle(Server *sv)
         pool_hand_over(pool, sv);
         return;
     }
+    /* Over its share while other pools of the server starve: give the slot back. */
+    if (pool_over_share(pool, atomic_load(&pool->shared->nservers) - 1) ||
+        (pool->nwaiting == 0 && atomic_load(&pool->budget->nstarved) > 0)) {
+        server_close(sv, "budget wanted by another pool");
+        return;
+    }
     sv->state = SV_IDLE;
     sv->idle_since = proxy_now();
     pool->backoff = pool->retry_at = 0; /* the server is reachable again */
@@ -269,6 +314,14 @@ void pool_server_idle(Server *sv)
 
 void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg)
 {
+    /* The server is full: a capacity signal, not the clients' error. They keep waiting (up
+     * to query_wait_timeout) while the budget is lowered and read again. */
+    if (strcmp(sqlstate, SQLSTATE_TOO_MANY_CONNECTIONS) == 0) {
+        budget_overflow(pool->budget);
+        pool_set_starved(pool, pool->nwaiting > 0);
+        pool->retry_at = proxy_now() + 0.05;
+        return;
+    }
     /* With established servers, waiters are served when one is released; with none, they
      * get the server's own error now, as a direct connection would have. */
     if (pool->nservers - pool->nconnecting == 0) {
@@ -340,6 +393,14 @@ void pool_reload(Proxy *px)
             pool->conninfo = ci;
             pool->generation++;
             pool_close_idle_one(pool, "conninfo changed");
+            Budget *b = budget_get(px->root, db->conninfo, db->has_user ? NULL : pool->user,
+                                   db->has_dbname ? NULL : pool->dbname);
+            if (b && b != pool->budget) {
+                bool starved = pool->starved;
+                pool_set_starved(pool, false);
+                pool->budget = b;
+                pool_set_starved(pool, starved);
+            }
         }
         pool_set_target(pool, db);
         pool_service(pool);

@@ -24,8 +24,9 @@ void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg);
 
 /* A message said capacity moved between workers: serve waiters, or give idle servers back. */
 void pool_service_all(Proxy *px);
-/* A server of pool closed: return its slot to the shared cap (server_close calls this). */
-void pool_server_gone(Pool *pool);
+/* Server sv of pool closed: return its slots to the pool cap and the server's budget
+ * (server_close calls this). */
+void pool_server_gone(Pool *pool, Server *sv);
 /* Free a pool without servers or clients (shutdown). */
 void pool_free(Pool *pool);
 /* Free the cross-worker counters (after all workers stopped). */

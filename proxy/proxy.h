@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "stats.h"
 #include "wire.h"
 
 #include <event2/event.h>
@@ -74,6 +75,9 @@ struct Client {
     Params want; /* GUCs the client asked for (startup + options), applied on its server */
     Pool *pool;
     Server *server;
+    double wait_since;            /* when it was queued (stats, notices) */
+    bool wait_noticed;            /* the query_wait_notice was sent */
+    bool auth_ok_sent;            /* AuthenticationOk went out before the wait */
     uint32_t key_pid, key_secret; /* pgpin's BackendKeyData for this client */
     Relay rx;                     /* client -> server */
     bool drain_close;             /* close at the next idle point (SIGTERM drain) */
@@ -104,14 +108,16 @@ struct Server {
     struct bufferevent *bev;
     int backend_pid;
     Params params;
-    char txstatus;        /* from the last ReadyForQuery */
-    int inflight;         /* Query/Sync/FunctionCall sent minus ReadyForQuery received */
-    bool unsynced;        /* extended-protocol messages sent since the last Sync */
-    bool fatal;           /* the server sent a FATAL/PANIC */
-    bool tls;             /* bev relays through libpq's TLS session */
-    bool idle_listed;     /* in pool->idle */
-    Server *handoff_next; /* SharedPool.handoff list while between workers */
-    int generation;       /* pool generation it was opened under */
+    char txstatus;         /* from the last ReadyForQuery */
+    int inflight;          /* Query/Sync/FunctionCall sent minus ReadyForQuery received */
+    double req_start;      /* when inflight last went from 0 to 1 (query time) */
+    bool unsynced;         /* extended-protocol messages sent since the last Sync */
+    bool fatal;            /* the server sent a FATAL/PANIC */
+    bool tls;              /* bev relays through libpq's TLS session */
+    bool idle_listed;      /* in pool->idle */
+    Server *handoff_next;  /* SharedPool.handoff list while between workers */
+    struct Budget *budget; /* the server's budget it holds a slot of */
+    int generation;        /* pool generation it was opened under */
     double created_at, idle_since;
     Relay rx; /* server -> client */
 };
@@ -124,7 +130,10 @@ struct Pool {
     char *conninfo;
     bool has_user, has_dbname;
     int size, min_size;
-    bool orphan; /* its [databases] entry is gone: no new clients */
+    bool orphan;           /* its [databases] entry is gone: no new clients */
+    bool paused;           /* PAUSE: no new server work until RESUME */
+    bool starved;          /* clients wait because the server's budget is used up */
+    struct Budget *budget; /* the server it leads to */
     int generation;
     double backoff, retry_at; /* after a failed connect: no new attempt before retry_at */
     struct Server_tq servers;
@@ -132,6 +141,7 @@ struct Pool {
     struct Client_tq waiters;
     int nservers, nidle, nconnecting, nwaiting;
     SharedPool *shared;
+    PoolStats stats; /* this worker's share; read through snapshots */
 };
 
 /* Pool size is a cap across workers: each worker's Pool for (database, user) counts its
@@ -169,7 +179,10 @@ struct Root {
     atomic_int nclients;  /* all workers, for max_client_conn */
     pthread_mutex_t lock; /* guards shared pools */
     SharedPool *shared;
-    AuthMockKey mock_key; /* stable fake salts for unknown users */
+    AuthMockKey mock_key;   /* stable fake salts for unknown users */
+    struct Budget *budgets; /* per server budgets (budget.c), list under lock */
+    int budget_fd;          /* eventfd: a worker wants a budget read now */
+    struct event *budget_ev, *budget_timer;
     int exit_code;
 };
 

@@ -2,6 +2,7 @@
  * mode and multi-host option libpq knows), then pgpin relays raw protocol over the socket. */
 #include "server.h"
 
+#include "budget.h"
 #include "client.h"
 #include "conn.h"
 #include "log.h"
@@ -88,6 +89,7 @@ Server *server_open(Pool *pool)
     sv->pool = pool;
     sv->state = SV_CONNECTING;
     sv->generation = pool->generation;
+    sv->budget = pool->budget;
     sv->created_at = proxy_now();
     sv->txstatus = 'I';
     snprintf(sv->tag, sizeof sv->tag, "S-%u", ++px->next_id);
@@ -171,6 +173,7 @@ static void server_connected(Server *sv)
     evtimer_del(sv->timeout);
     PQsetnonblocking(sv->conn, 1);
     sv->backend_pid = PQbackendPID(sv->conn);
+    budget_pid_add(sv->budget, sv->backend_pid);
     for (size_t i = 0; i < sizeof reported_gucs / sizeof reported_gucs[0]; i++) {
         const char *v = PQparameterStatus(sv->conn, reported_gucs[i]);
         if (v) params_set(&sv->params, reported_gucs[i], v);
@@ -377,12 +380,19 @@ static void server_consume(Server *sv)
 static void server_inspect(Server *sv, uint8_t type, const uint8_t *body, uint32_t n)
 {
     const char *a, *b, *c;
+    PoolStats *st = &sv->pool->stats;
     if (type == PqMsg_ReadyForQuery) {
         sv->txstatus = (char)body[0];
-        if (sv->inflight > 0) sv->inflight--;
+        if (sv->inflight > 0 && --sv->inflight == 0) {
+            double now = proxy_now();
+            st->query_us += (uint64_t)((now - sv->req_start) * 1e6);
+            if (sv->txstatus == 'I') st->xacts++;
+            sv->client->last_active = now; /* idle time counts from the end of a result */
+        }
     } else if (type == PqMsg_ParameterStatus) {
         if (wire_parse_param_status(body, n, &a, &b)) params_set(&sv->params, a, b);
     } else if (type == PqMsg_ErrorResponse && wire_parse_error(body, n, &a, &b, &c)) {
+        stats_add_error(st, a);
         if (strcmp(b, "FATAL") == 0 || strcmp(b, "PANIC") == 0) sv->fatal = true;
     }
 }
@@ -415,9 +425,9 @@ void server_relay(Server *sv)
             if (p) server_inspect(sv, type, p + 5, len - 4);
         }
         sv->rx.remain = len + 1;
+        sv->pool->stats.bytes_out += len + 1;
         if (type == PqMsg_ReadyForQuery) {
             conn_move(in, out, &sv->rx);
-            cl->last_active = proxy_now(); /* idle time counts from the end of a result */
             if (cl->drain_close && server_is_clean(sv)) {
                 client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
                             "terminating connection due to administrator command");
@@ -482,7 +492,7 @@ void server_close(Server *sv, const char *why)
     }
     TAILQ_REMOVE(&pool->servers, sv, link);
     pool->nservers--;
-    pool_server_gone(pool);
+    pool_server_gone(pool, sv);
     if (sv->client) sv->client->server = NULL;
     sv->client = NULL;
     sv->state = SV_CLOSED;
