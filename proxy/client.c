@@ -2,6 +2,7 @@
  * then a relay to the server the client owns for its session. */
 #include "client.h"
 
+#include "auto.h"
 #include "budget.h"
 #include "conn.h"
 #include "log.h"
@@ -30,6 +31,8 @@ static void client_read_cb(struct bufferevent *bev, void *arg);
 static void client_write_cb(struct bufferevent *bev, void *arg);
 static void client_event_cb(struct bufferevent *bev, short what, void *arg);
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void client_queue(Client *cl);
+static void client_relay(Client *cl);
 
 static void timer_start(Client *cl, double seconds)
 {
@@ -167,10 +170,11 @@ static void client_login_ok(Client *cl)
         return;
     }
     Pool *pool = pool_get(px, db, cl->database, cl->user);
-    if (!pool) {
+    if (!pool || !auto_client_init(cl, db->pool_mode == CFG_POOL_AUTO)) {
         client_fail(cl, SQLSTATE_INTERNAL_ERROR, "out of memory");
         return;
     }
+    cl->pool = pool;
     log_info(cl->tag, "login %s@%s", cl->user, cl->database);
     /* Authenticated: say so now, so a NOTICE can tell a waiting client why it waits
      * (libpq accepts notices only after AuthenticationOk). */
@@ -179,9 +183,16 @@ static void client_login_ok(Client *cl)
     wire_build_auth_ok(&b);
     cl->auth_ok_sent = conn_send(cl->bev, &b);
     wire_buf_free(&b);
+    client_queue(cl);
+}
+
+/* Wait in the pool's queue for a server (at login, and in auto mode before each transaction). */
+static void client_queue(Client *cl)
+{
     double wait = cl->cfg->query_wait_timeout, notice = cl->cfg->query_wait_notice;
+    cl->wait_noticed = false;
     timer_start(cl, notice > 0 && (wait <= 0 || notice < wait) ? notice : wait);
-    pool_enqueue(pool, cl);
+    pool_enqueue(cl->pool, cl);
 }
 
 /* Why cl waits: the server's budget, or its pool's size. */
@@ -351,10 +362,27 @@ static bool client_startup_packet(Client *cl)
 
 /* ---- Attached: relay ---- */
 
+/* Auto mode: linked again for the next transaction. */
+static void client_relinked(Client *cl)
+{
+    evtimer_del(cl->timer);
+    cl->state = CL_ACTIVE;
+    stats_add_wait(&cl->pool->stats, proxy_now() - cl->wait_since);
+    log_debug(cl->tag, "linked to %s", cl->server->tag);
+    bufferevent_enable(cl->bev, EV_READ);
+    client_relay(cl);
+    if (cl->state == CL_ACTIVE) auto_release_if_idle(cl);
+}
+
 void client_attached(Client *cl)
 {
     Server *sv = cl->server;
     WireBuf b;
+    if (cl->started) {
+        client_relinked(cl);
+        return;
+    }
+    cl->started = true;
     wire_buf_init(&b);
     if (!cl->auth_ok_sent) wire_build_auth_ok(&b);
     for (int i = 0; i < sv->params.n; i++)
@@ -374,6 +402,7 @@ void client_attached(Client *cl)
     log_debug(cl->tag, "linked to %s", sv->tag);
     bufferevent_enable(cl->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0) client_wake_reader(cl);
+    if (cl->auto_mode && cl->state == CL_ACTIVE) auto_release_if_idle(cl);
 }
 
 /* Note what a frontend message does to the server's request accounting. */
@@ -396,6 +425,41 @@ static void count_request(Client *cl, Server *sv, uint8_t type)
     }
 }
 
+/* A frontend message header is acceptable: else the client is failed and false returned. */
+static bool client_check_header(Client *cl, uint8_t type, uint32_t len)
+{
+    char msg[120];
+    WireCheck chk = wire_check_frontend(type, len, (uint32_t)cl->cfg->max_packet_size);
+    if (chk == WIRE_OK) return true;
+    if (chk == WIRE_BAD_TYPE)
+        snprintf(msg, sizeof msg, "invalid frontend message type %d", type);
+    else
+        snprintf(msg, sizeof msg, "%s (type '%c', length %u)", wire_check_str(chk), type, len);
+    client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, msg);
+    return false;
+}
+
+/* Auto mode: show a message to auto.c before it is relayed (Query, Parse and Close whole).
+ * 1: relay it; 0: wait for the rest of it; -1: the client was closed. */
+static int client_auto_msg(Client *cl, Server *sv, struct evbuffer *in, uint8_t type, uint32_t len)
+{
+    const uint8_t *body = NULL;
+    if (type == PqMsg_Query || type == PqMsg_Parse || type == PqMsg_Close) {
+        if (evbuffer_get_length(in) < (size_t)len + 1) return 0;
+        uint8_t *p = evbuffer_pullup(in, (ssize_t)len + 1);
+        if (!p) {
+            client_close(cl, "out of memory");
+            return -1;
+        }
+        body = p + 5;
+    }
+    if (!auto_client_msg(cl, sv, type, body, len - 4)) {
+        client_fail(cl, SQLSTATE_INTERNAL_ERROR, "out of memory");
+        return -1;
+    }
+    return 1;
+}
+
 static void client_relay(Client *cl)
 {
     Server *sv = cl->server;
@@ -403,27 +467,22 @@ static void client_relay(Client *cl)
     struct evbuffer *out = bufferevent_get_output(sv->bev);
     uint8_t type;
     uint32_t len;
-    char msg[120];
     while (!cl->rx.paused && cl->state == CL_ACTIVE) {
         if (cl->rx.remain > 0) {
             if (!conn_move(in, out, &cl->rx)) break;
             continue;
         }
         if (!conn_peek_header(in, &type, &len)) break;
-        WireCheck chk = wire_check_frontend(type, len, (uint32_t)cl->cfg->max_packet_size);
-        if (chk != WIRE_OK) {
-            if (chk == WIRE_BAD_TYPE)
-                snprintf(msg, sizeof msg, "invalid frontend message type %d", type);
-            else
-                snprintf(msg, sizeof msg, "%s (type '%c', length %u)", wire_check_str(chk), type,
-                         len);
-            client_fail(cl, SQLSTATE_PROTOCOL_VIOLATION, msg);
-            return;
-        }
+        if (!client_check_header(cl, type, len)) return;
         if (type == PqMsg_Terminate) {
             evbuffer_drain(in, 5);
             client_close(cl, "client terminated");
             return;
+        }
+        if (cl->auto_mode && !cl->pin_reason) {
+            int r = client_auto_msg(cl, sv, in, type, len);
+            if (r < 0) return;
+            if (r == 0) break;
         }
         count_request(cl, sv, type);
         cl->rx.remain = len + 1;
@@ -431,6 +490,21 @@ static void client_relay(Client *cl)
     }
     conn_flush(sv->bev);
     conn_throttle(cl->bev, &cl->rx, sv->bev);
+}
+
+/* Auto mode, between transactions: the first message queues the client for a server. */
+static void client_idle_read(Client *cl)
+{
+    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    uint8_t type;
+    uint32_t len;
+    if (!conn_peek_header(in, &type, &len) || !client_check_header(cl, type, len)) return;
+    if (type == PqMsg_Terminate) {
+        evbuffer_drain(in, 5);
+        client_close(cl, "client terminated");
+        return;
+    }
+    client_queue(cl);
 }
 
 void client_wake_reader(Client *cl)
@@ -482,6 +556,10 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
     case CL_ACTIVE:
         cl->last_active = proxy_now();
         client_relay(cl);
+        break;
+    case CL_IDLE:
+        cl->last_active = proxy_now();
+        client_idle_read(cl);
         break;
     case CL_FLUSH_CLOSE: evbuffer_drain(bufferevent_get_input(bev), (size_t)-1); break;
     case CL_CLOSED: break;
@@ -545,7 +623,10 @@ static void client_unlink(Client *cl)
     if (sv) {
         cl->server = NULL;
         sv->client = NULL;
-        pool_release(sv);
+        if (cl->auto_mode && !cl->pin_reason)
+            pool_return(sv); /* no session state to reset: the next sync handles it */
+        else
+            pool_release(sv);
     }
 }
 
@@ -602,6 +683,10 @@ void client_drain(Client *cl)
     case CL_STARTUP:
     case CL_AUTH:
     case CL_WAITING: client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN, "pgpin is shutting down"); break;
+    case CL_IDLE:
+        client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
+                    "terminating connection due to administrator command");
+        break;
     case CL_ACTIVE:
         if (cl->server && server_is_clean(cl->server))
             client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
@@ -621,8 +706,9 @@ void client_janitor(Proxy *px)
     if (idle <= 0) return;
     for (cl = TAILQ_FIRST(&px->clients); cl; cl = next) {
         next = TAILQ_NEXT(cl, link);
-        if (cl->state == CL_ACTIVE && cl->server && server_is_clean(cl->server) &&
-            now - cl->last_active > idle)
+        bool quiet = cl->state == CL_IDLE ||
+                     (cl->state == CL_ACTIVE && cl->server && server_is_clean(cl->server));
+        if (quiet && now - cl->last_active > idle)
             client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
                         "closing connection after client_idle_timeout");
     }
@@ -634,6 +720,7 @@ void client_free(Client *cl)
     if (!cl->tls) evutil_closesocket(cl->fd);
     if (cl->timer) event_free(cl->timer);
     login_free(cl);
+    auto_client_free(cl);
     params_free(&cl->want);
     cfg_unref(cl->cfg);
     free(cl->startup);

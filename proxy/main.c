@@ -31,14 +31,6 @@ static void usage(FILE *f)
             PGPIN_VERSION);
 }
 
-/* Keys the config accepts ahead of the code that implements them: say so, never pretend. */
-static void warn_unimplemented(const Config *cfg)
-{
-    if (cfg->pool_mode == CFG_POOL_AUTO)
-        log_warn(NULL, "pool_mode = auto is not implemented yet: every client gets a session "
-                       "(session mode keeps all session semantics)");
-}
-
 /* The client TLS context cfg asks for (certificates are read each time). */
 static bool tls_build(const Config *cfg, SSL_CTX **out)
 {
@@ -69,7 +61,6 @@ static void reload(Root *root)
     if (root->tls) SSL_CTX_free(root->tls);
     root->tls = tls;
     log_set_level(cfg->log_level);
-    warn_unimplemented(cfg);
     for (int i = 0; i < root->nworkers; i++) {
         Msg *m = calloc(1, sizeof *m);
         if (!m) continue;
@@ -231,7 +222,6 @@ int main(int argc, char **argv)
     log_info(NULL, "pgpin %s started: %d worker%s, listening on %s port %d", PGPIN_VERSION,
              root.nworkers, root.nworkers == 1 ? "" : "s", root.cfg->listen_addr,
              root.cfg->listen_port);
-    warn_unimplemented(root.cfg);
     event_base_dispatch(root.base);
     root_free(&root);
     log_info(NULL, "pgpin stopped");

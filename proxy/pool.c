@@ -98,7 +98,7 @@ static bool pool_open_one(Pool *pool)
 
 void pool_server_gone(Pool *pool, Server *sv)
 {
-    atomic_fetch_sub(&pool->shared->nservers, 1);
+    if (!sv->pinned) atomic_fetch_sub(&pool->shared->nservers, 1);
     if (sv->backend_pid) budget_pid_del(sv->budget, sv->backend_pid);
     budget_release(sv->budget);
     /* Capacity freed while clients wait for it elsewhere: tell their workers (this one too:
@@ -260,24 +260,66 @@ void pool_free(Pool *pool)
     free(pool->dbname), free(pool->user), free(pool->conninfo), free(pool);
 }
 
-void pool_release(Server *sv)
+/* Why a server let go by its client cannot be reused, or NULL. */
+static const char *pool_reuse_refusal(Server *sv)
 {
     Pool *pool = sv->pool;
     const Config *cfg = sv->px->cfg;
-    const char *why = NULL;
-    if (!server_is_clean(sv))
-        why = "released in a transaction or mid-request";
-    else if (sv->px->draining)
-        why = "shutting down";
-    else if (pool->orphan || sv->generation != pool->generation)
-        why = "configuration changed";
-    else if (cfg->server_lifetime > 0 && proxy_now() - sv->created_at > cfg->server_lifetime)
-        why = "server_lifetime reached";
+    if (!server_is_clean(sv)) return "released in a transaction or mid-request";
+    if (sv->px->draining) return "shutting down";
+    if (pool->orphan || sv->generation != pool->generation) return "configuration changed";
+    if (cfg->server_lifetime > 0 && proxy_now() - sv->created_at > cfg->server_lifetime)
+        return "server_lifetime reached";
+    return NULL;
+}
+
+/* A pinned client's server is given up: back under the pool's size if there is room. */
+static bool pool_unpin_server(Server *sv)
+{
+    Pool *pool = sv->pool;
+    int n = atomic_load(&pool->shared->nservers);
+    do {
+        if (n >= pool->size) return false;
+    } while (!atomic_compare_exchange_weak(&pool->shared->nservers, &n, n + 1));
+    sv->pinned = false;
+    pool->npinned--;
+    pool->nservers++;
+    return true;
+}
+
+void pool_pin_server(Server *sv)
+{
+    Pool *pool = sv->pool;
+    if (sv->pinned) return;
+    sv->pinned = true;
+    pool->nservers--;
+    pool->npinned++;
+    atomic_fetch_sub(&pool->shared->nservers, 1);
+    /* The slot it held is free for the others now (here, or a worker whose clients wait). */
+    if (pool->nwaiting > 0)
+        pool_service(pool);
+    else if (atomic_load(&pool->shared->nwaiting) > 0)
+        worker_broadcast(pool->px->root, MSG_SERVICE, pool->px);
+}
+
+void pool_return(Server *sv)
+{
+    const char *why = pool_reuse_refusal(sv);
+    if (why)
+        server_close(sv, why);
+    else
+        pool_server_idle(sv);
+}
+
+void pool_release(Server *sv)
+{
+    const char *why = pool_reuse_refusal(sv);
+    if (!why && sv->pinned && !pool_unpin_server(sv)) why = "pinned client left, pool is full";
     if (why) {
         server_close(sv, why);
         return;
     }
-    if (cfg->server_reset_query[0])
+    if (sv->px->cfg->server_reset_query[0])
         server_reset(sv);
     else
         pool_server_idle(sv);

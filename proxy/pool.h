@@ -17,6 +17,12 @@ void pool_service(Pool *pool);
 
 /* The client of sv is gone. A clean server is reset and reused, anything else is closed. */
 void pool_release(Server *sv);
+/* Auto mode: the client of sv is between transactions. sv goes back as it is, without the
+ * reset query (the next client's sync makes it right); closed if it cannot be reused. */
+void pool_return(Server *sv);
+/* sv's client is pinned: sv stops counting against the pool's size (the server's budget still
+ * counts it) and a waiter may get the slot. pool_release takes it back under the size. */
+void pool_pin_server(Server *sv);
 /* sv finished connecting or resetting: it becomes idle (or goes straight to a waiter). */
 void pool_server_idle(Server *sv);
 /* A connection attempt failed with (sqlstate, msg): waiters that cannot be served fail. */

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "config.h"
 #include "stats.h"
+#include "track.h"
 #include "wire.h"
 
 #include <event2/event.h>
@@ -54,6 +55,7 @@ typedef enum {
     CL_AUTH,        /* password exchange (login.c) */
     CL_WAITING,     /* in a pool's FIFO, or its server is syncing parameters */
     CL_ACTIVE,      /* linked to a server, relaying */
+    CL_IDLE,        /* pool_mode = auto: between transactions, holds no server */
     CL_FLUSH_CLOSE, /* writing a last message, then closed */
     CL_CLOSED,      /* on the reaper's list */
 } ClientState;
@@ -83,12 +85,17 @@ struct Client {
     bool drain_close;             /* close at the next idle point (SIGTERM drain) */
     bool queued;                  /* in pool->waiters */
     bool tls;                     /* bev is a TLS bufferevent */
+    bool started;                 /* the startup reply went out (later links only resume) */
+    /* pool_mode = auto (proxy/auto.c). auto_mode is fixed at login; the rest is its state. */
+    bool auto_mode;
+    const char *pin_reason;   /* why it keeps its server for life (static text); NULL = not */
+    struct AutoState *autost; /* recorded session state (NULL in session mode) */
 };
 
 typedef enum {
     SV_CONNECTING, /* libpq PQconnectPoll in progress */
     SV_IDLE,       /* in pool->idle */
-    SV_SYNCING,    /* applying a new client's parameters */
+    SV_SYNCING,    /* applying a new client's parameters and prepared statements */
     SV_ACTIVE,     /* linked to a client */
     SV_RESETTING,  /* running server_reset_query */
     SV_CLOSED,     /* on the reaper's list */
@@ -119,7 +126,11 @@ struct Server {
     struct Budget *budget; /* the server's budget it holds a slot of */
     int generation;        /* pool generation it was opened under */
     double created_at, idle_since;
-    Relay rx; /* server -> client */
+    Relay rx;        /* server -> client */
+    bool pinned;     /* its client is pinned: outside the pool's size (pool.c) */
+    Track track;     /* settings and statements applied on it beyond its defaults */
+    TrackStep *sync; /* SV_SYNCING: the steps sent, one ReadyForQuery each */
+    int nsync, sync_pos;
 };
 
 struct Pool {
@@ -140,6 +151,7 @@ struct Pool {
     struct Server_tq idle;
     struct Client_tq waiters;
     int nservers, nidle, nconnecting, nwaiting;
+    int npinned; /* servers of pinned clients: in servers, not counted in nservers */
     SharedPool *shared;
     PoolStats stats; /* this worker's share; read through snapshots */
 };
@@ -208,6 +220,7 @@ struct Proxy {
     TAILQ_HEAD(, Pool) pools;
     int nclients;
     bool draining;
+    struct SqlCache *sqlcache; /* statement classification for auto mode (made on first use) */
     uint32_t next_id;
     uint64_t rng;
 };

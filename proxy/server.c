@@ -2,6 +2,7 @@
  * mode and multi-host option libpq knows), then pgpin relays raw protocol over the socket. */
 #include "server.h"
 
+#include "auto.h"
 #include "budget.h"
 #include "client.h"
 #include "conn.h"
@@ -240,61 +241,57 @@ const char *server_classify_error(const char *libpq_msg, char *msg, size_t msgle
 
 /* ---- Parameter sync and reset ---- */
 
-/* Append `SET "name" = E'value';` to b. */
-static void put_set(WireBuf *b, const char *name, const char *value)
+static void sync_free(Server *sv)
 {
-    wire_put_bytes(b, "SET \"", 5);
-    for (const char *s = name; *s; s++) {
-        if (*s == '"') wire_put_u8(b, '"');
-        wire_put_u8(b, (uint8_t)*s);
-    }
-    wire_put_bytes(b, "\" = E'", 6);
-    for (const char *s = value; *s; s++) {
-        if (*s == '\'' || *s == '\\') wire_put_u8(b, (uint8_t)*s);
-        wire_put_u8(b, (uint8_t)*s);
-    }
-    wire_put_bytes(b, "';", 2);
+    for (int i = 0; i < sv->nsync; i++)
+        free(sv->sync[i].name);
+    free(sv->sync);
+    sv->sync = NULL;
+    sv->nsync = sv->sync_pos = 0;
 }
 
 void server_attach(Server *sv, Client *cl)
 {
-    WireBuf b;
-    wire_buf_init(&b);
+    TrackPlan plan;
+    track_plan_init(&plan);
     sv->client = cl;
     cl->server = sv;
-    wire_msg_begin(&b, PqMsg_Query);
-    size_t empty = b.len;
-    for (int i = 0; i < cl->want.n; i++) {
-        const char *have = params_get(&sv->params, cl->want.name[i]);
-        /* Unreported GUCs are always set: RESET ALL made them default again anyway. */
-        if (have && strcmp(have, cl->want.value[i]) == 0) continue;
-        put_set(&b, cl->want.name[i], cl->want.value[i]);
+    if (!track_plan(&plan, &cl->want, auto_client_track(cl), &sv->params, &sv->track)) {
+        track_plan_free(&plan);
+        track_sets_unknown(&sv->track);
+        track_stmts_unknown(&sv->track);
+        client_fail(cl, SQLSTATE_INTERNAL_ERROR, "out of memory");
+        return;
     }
-    /* A client that names no application sees "", as connecting directly; the server may have
-     * been opened for a client that named one (RESET returns to that). */
-    const char *app = params_get(&sv->params, "application_name");
-    if (!params_get(&cl->want, "application_name") && app && app[0])
-        put_set(&b, "application_name", "");
-    if (b.len == empty) {
-        wire_buf_free(&b);
+    if (plan.nsteps == 0) {
+        track_plan_free(&plan);
         sv->state = SV_ACTIVE;
         client_attached(cl);
         return;
     }
-    wire_put_u8(&b, 0);
-    wire_msg_end(&b);
     sv->state = SV_SYNCING;
-    sv->inflight++;
-    log_debug(sv->tag, "applying %s's parameters", cl->tag);
-    if (!conn_send(sv->bev, &b)) server_close(sv, "out of memory");
-    wire_buf_free(&b);
+    sv->inflight += plan.nsteps; /* each step ends with one ReadyForQuery */
+    sv->sync = plan.steps, sv->nsync = plan.nsteps, sv->sync_pos = 0;
+    plan.steps = NULL, plan.nsteps = 0;
+    log_debug(sv->tag, "syncing %s's state (%d steps)", cl->tag, sv->nsync);
+    if (!conn_send(sv->bev, &plan.buf)) server_close(sv, "out of memory");
+    track_plan_free(&plan);
 }
 
 void server_reset(Server *sv)
 {
     WireBuf b;
     wire_buf_init(&b);
-    wire_build_query(&b, sv->px->cfg->server_reset_query);
+    const char *q = sv->px->cfg->server_reset_query;
+    wire_build_query(&b, q);
+    /* DISCARD ALL leaves nothing behind; another reset query, who knows. */
+    if (strcasecmp(q, "DISCARD ALL") == 0) {
+        track_clear_sets(&sv->track);
+        track_stmts_clear(&sv->track);
+    } else {
+        track_sets_unknown(&sv->track);
+        track_stmts_unknown(&sv->track);
+    }
     sv->state = SV_RESETTING;
     sv->inflight++;
     if (!conn_send(sv->bev, &b)) server_close(sv, "out of memory");
@@ -313,6 +310,13 @@ static bool server_control_msg(Server *sv, uint8_t type, const uint8_t *body, ui
         return true;
     case PqMsg_ErrorResponse:
         if (!wire_parse_error(body, n, &st, &sev, &msg)) st = sev = msg = "";
+        if (sv->state == SV_SYNCING && sv->client && sv->sync_pos < sv->nsync &&
+            sv->sync[sv->sync_pos].kind == TRACK_STEP_PARSE && strcmp(sev, "ERROR") == 0) {
+            /* The client's own Parse had succeeded elsewhere; here it fails (a dropped table):
+             * forget the statement, the client's next use of it fails as it would have. */
+            auto_sync_parse_failed(sv->client, sv, sv->sync[sv->sync_pos].name);
+            return true;
+        }
         log_warn(sv->tag, "%s during %s: %s", st,
                  sv->state == SV_SYNCING     ? "parameter sync"
                  : sv->state == SV_RESETTING ? "reset"
@@ -324,6 +328,9 @@ static bool server_control_msg(Server *sv, uint8_t type, const uint8_t *body, ui
             snprintf(text, sizeof text, "%s", msg);
             sv->client = NULL;
             cl->server = NULL;
+            sync_free(sv);
+            track_sets_unknown(&sv->track);
+            track_stmts_unknown(&sv->track);
             sv->state = SV_RESETTING; /* finish the query, then reset as usual */
             client_fail(cl, st[0] ? st : SQLSTATE_PROTOCOL_VIOLATION, text);
             return true;
@@ -337,11 +344,13 @@ static bool server_control_msg(Server *sv, uint8_t type, const uint8_t *body, ui
     case PqMsg_ReadyForQuery:
         sv->txstatus = (char)body[0];
         if (sv->inflight > 0) sv->inflight--;
+        if (sv->state == SV_SYNCING) sv->sync_pos++;
         if (sv->state == SV_IDLE || sv->inflight > 0) {
             if (sv->state == SV_IDLE) server_close(sv, "unexpected ReadyForQuery");
             return sv->state != SV_CLOSED;
         }
         if (sv->state == SV_SYNCING) {
+            sync_free(sv);
             sv->state = SV_ACTIVE;
             client_attached(sv->client);
         } else if (!server_is_clean(sv)) {
@@ -392,6 +401,7 @@ static void server_inspect(Server *sv, uint8_t type, const uint8_t *body, uint32
     } else if (type == PqMsg_ParameterStatus) {
         if (wire_parse_param_status(body, n, &a, &b)) params_set(&sv->params, a, b);
     } else if (type == PqMsg_ErrorResponse && wire_parse_error(body, n, &a, &b, &c)) {
+        if (sv->client->auto_mode) auto_server_error(sv->client, sv);
         stats_add_error(st, a);
         if (strcmp(b, "FATAL") == 0 || strcmp(b, "PANIC") == 0) sv->fatal = true;
     }
@@ -418,11 +428,15 @@ void server_relay(Server *sv)
             return;
         }
         if ((type == PqMsg_ReadyForQuery || type == PqMsg_ParameterStatus ||
-             type == PqMsg_ErrorResponse) &&
+             type == PqMsg_ErrorResponse ||
+             (type == PqMsg_CommandComplete && auto_wants_tags(cl))) &&
             len <= CONN_INSPECT_MAX) {
             if (evbuffer_get_length(in) < (size_t)len + 1) break;
             uint8_t *p = evbuffer_pullup(in, (ssize_t)len + 1);
-            if (p) server_inspect(sv, type, p + 5, len - 4);
+            if (p && type == PqMsg_CommandComplete)
+                auto_command_complete(cl, p + 5, len - 4);
+            else if (p)
+                server_inspect(sv, type, p + 5, len - 4);
         }
         sv->rx.remain = len + 1;
         sv->pool->stats.bytes_out += len + 1;
@@ -431,6 +445,10 @@ void server_relay(Server *sv)
             if (cl->drain_close && server_is_clean(sv)) {
                 client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
                             "terminating connection due to administrator command");
+                return;
+            }
+            if (cl->auto_mode && auto_ready(cl, sv)) {
+                conn_flush(cl->bev); /* sv went back to the pool */
                 return;
             }
         }
@@ -491,7 +509,10 @@ void server_close(Server *sv, const char *why)
         pool->nidle--;
     }
     TAILQ_REMOVE(&pool->servers, sv, link);
-    pool->nservers--;
+    if (sv->pinned)
+        pool->npinned--;
+    else
+        pool->nservers--;
     pool_server_gone(pool, sv);
     if (sv->client) sv->client->server = NULL;
     sv->client = NULL;
@@ -512,6 +533,8 @@ void server_free(Server *sv)
     if (sv->ev) event_free(sv->ev);
     if (sv->timeout) event_free(sv->timeout);
     params_free(&sv->params);
+    sync_free(sv);
+    track_free(&sv->track);
     free(sv);
 }
 

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "pool.h"
 #include "server.h"
+#include "sqlstub.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -299,6 +300,7 @@ void worker_free(Proxy *w)
     if (w->wake_fd >= 0) close(w->wake_fd);
     if (w->base) event_base_free(w->base);
     if (w->tls) SSL_CTX_free(w->tls);
+    sql_cache_free(w->sqlcache);
     cfg_unref(w->cfg);
     pthread_mutex_destroy(&w->mq_lock);
 }
