@@ -15,7 +15,8 @@
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_DEB_PACKAGES=(libevent-dev libssl-dev libpq-dev libpg-query-dev libinih-dev check pkg-config
-    cmake postgresql-15 pgbouncer python3-psycopg gcc make clang-format clang-14 libclang-rt-14-dev)
+    cmake postgresql-15 pgbouncer python3-psycopg gcc make clang-format clang-14 libclang-rt-14-dev
+    libpostgresql-jdbc-java openjdk-17-jdk-headless)
 PG_CLEANUPS=()
 
 pg_log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }

@@ -1,0 +1,89 @@
+// tests/integration/AutoJdbc.java - pgjdbc through pgpin in pool_mode = auto.
+//
+// N concurrent clients (threads, one Connection each, autocommit). Each sets its own session
+// settings, then runs Q parameterised queries (PreparedStatement, reused) that read them back,
+// every 4th inside a transaction (setAutoCommit(false) ... commit). pgjdbc's default
+// prepareThreshold (5) makes the 5th execution use a named server statement (S_1, ...), which
+// must follow the client from server to server. Prints one JSON line.
+// Compiled at test time: javac -cp /usr/share/java/postgresql.jar AutoJdbc.java
+// Usage: java -cp .:/usr/share/java/postgresql.jar AutoJdbc JDBCURL [CLIENTS] [QUERIES]
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+
+public class AutoJdbc {
+    static final String SQL = "SELECT ?::int + 1, current_setting('statement_timeout'), "
+            + "current_setting('application_name'), current_setting('pgpin.client'), pg_backend_pid()";
+
+    public static void main(String[] args) throws Exception {
+        String url = args[0];
+        int clients = args.length > 1 ? Integer.parseInt(args[1]) : 40;
+        int queries = args.length > 2 ? Integer.parseInt(args[2]) : 200;
+        List<String> errors = Collections.synchronizedList(new ArrayList<>());
+        Set<Integer> pids = Collections.synchronizedSet(new HashSet<>());
+        AtomicInteger ok = new AtomicInteger();
+        AtomicInteger serverPrepared = new AtomicInteger();
+        List<Thread> threads = new ArrayList<>();
+        for (int n = 0; n < clients; n++) {
+            final int i = n;
+            Thread t = new Thread(() -> {
+                try (Connection c = DriverManager.getConnection(url, "postgres", "")) {
+                    try (Statement s = c.createStatement()) {
+                        s.execute("SET statement_timeout = " + (10001 + i));
+                        s.execute("SET application_name = 'jdbc-" + i + "'");
+                        s.execute("SET pgpin.client = '" + i + "'");
+                    }
+                    String[] want = {(10001 + i) + "ms", "jdbc-" + i, String.valueOf(i)};
+                    boolean used = false;
+                    try (PreparedStatement ps = c.prepareStatement(SQL)) {
+                        for (int k = 0; k < queries; k++) {
+                            int v = i * 100000 + k;
+                            boolean tx = k % 4 == 3;
+                            if (tx) c.setAutoCommit(false);
+                            ps.setInt(1, v);
+                            try (ResultSet rs = ps.executeQuery()) {
+                                rs.next();
+                                if (rs.getInt(1) != v + 1 || !want[0].equals(rs.getString(2))
+                                        || !want[1].equals(rs.getString(3)) || !want[2].equals(rs.getString(4)))
+                                    throw new IllegalStateException("client " + i + " query " + k + ": got "
+                                            + rs.getInt(1) + " " + rs.getString(2) + " " + rs.getString(3) + " "
+                                            + rs.getString(4));
+                                pids.add(rs.getInt(5));
+                            }
+                            if (tx) {
+                                c.commit();
+                                c.setAutoCommit(true);
+                            }
+                            ok.incrementAndGet();
+                        }
+                        used = ps.unwrap(org.postgresql.PGStatement.class).isUseServerPrepare();
+                    }
+                    if (used) serverPrepared.incrementAndGet();
+                } catch (Exception e) {
+                    errors.add("client " + i + ": " + e);
+                }
+            });
+            threads.add(t);
+            t.start();
+        }
+        for (Thread t : threads) t.join();
+        StringBuilder sb = new StringBuilder();
+        for (int k = 0; k < Math.min(5, errors.size()); k++) {
+            if (k > 0) sb.append(',');
+            sb.append('"').append(errors.get(k).replace("\\", "\\\\").replace("\"", "'")).append('"');
+        }
+        System.out.println("{\"driver\":\"pgjdbc " + org.postgresql.util.DriverInfo.DRIVER_VERSION
+                + "\",\"clients\":" + clients + ",\"queries\":" + clients * queries + ",\"ok\":" + ok.get()
+                + ",\"errors\":[" + sb + "],\"nerrors\":" + errors.size() + ",\"pids\":" + pids.size()
+                + ",\"prepared\":" + serverPrepared.get() + "}");
+        System.exit(errors.isEmpty() && ok.get() == clients * queries ? 0 : 1);
+    }
+}
