@@ -304,7 +304,8 @@ void client_cancel_local(Proxy *px, uint32_t pid, uint32_t key)
     TAILQ_FOREACH(t, &px->clients, link)
     {
         if (t->key_pid == pid && t->key_secret == key) {
-            if (t->server && t->server->state == SV_ACTIVE) server_cancel(t->server);
+            if (t->server && (t->server->state == SV_ACTIVE || t->server->sync_piped))
+                server_cancel(t->server);
             return;
         }
     }

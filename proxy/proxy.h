@@ -131,6 +131,7 @@ struct Server {
     Track track;     /* settings and statements applied on it beyond its defaults */
     TrackStep *sync; /* SV_SYNCING: the steps sent, one ReadyForQuery each */
     int nsync, sync_pos;
+    bool sync_piped; /* the client's messages were sent right behind the sync */
 };
 
 struct Pool {

@@ -248,6 +248,7 @@ static void sync_free(Server *sv)
     free(sv->sync);
     sv->sync = NULL;
     sv->nsync = sv->sync_pos = 0;
+    sv->sync_piped = false;
 }
 
 void server_attach(Server *sv, Client *cl)
@@ -272,10 +273,39 @@ void server_attach(Server *sv, Client *cl)
     sv->state = SV_SYNCING;
     sv->inflight += plan.nsteps; /* each step ends with one ReadyForQuery */
     sv->sync = plan.steps, sv->nsync = plan.nsteps, sv->sync_pos = 0;
+    /* A linked-again client's messages may follow the sync at once (its replies are swallowed
+     * first): no round trip. Not at login (the startup reply shows the synced parameters) and
+     * not for role changes (the messages must not run if they fail). */
+    sv->sync_piped = cl->started && !plan.wait;
     plan.steps = NULL, plan.nsteps = 0;
-    log_debug(sv->tag, "syncing %s's state (%d steps)", cl->tag, sv->nsync);
-    if (!conn_send(sv->bev, &plan.buf)) server_close(sv, "out of memory");
+    log_debug(sv->tag, "syncing %s's state (%d steps%s)", cl->tag, sv->nsync,
+              sv->sync_piped ? ", pipelined" : "");
+    bool sent = conn_send(sv->bev, &plan.buf);
     track_plan_free(&plan);
+    if (!sent) {
+        server_close(sv, "out of memory");
+        client_fail(cl, SQLSTATE_INTERNAL_ERROR, "out of memory");
+    } else if (sv->sync_piped) {
+        client_attached(cl);
+    }
+}
+
+/* The ReadyForQuery of one sync step arrived. False: the server is gone. */
+static bool server_sync_step_done(Server *sv)
+{
+    Client *cl = sv->client;
+    if (++sv->sync_pos < sv->nsync) return true;
+    bool piped = sv->sync_piped;
+    sync_free(sv);
+    sv->state = SV_ACTIVE;
+    if (!piped) {
+        client_attached(cl);
+        return sv->state != SV_CLOSED;
+    }
+    /* Already linked: the client may have sent nothing (then let go), or be throttled. */
+    if (cl->auto_mode && auto_release_if_idle(cl)) return true;
+    if (conn_unthrottle(cl->bev, &cl->rx, sv->bev)) client_wake_reader(cl);
+    return sv->state != SV_CLOSED;
 }
 
 void server_reset(Server *sv)
@@ -326,6 +356,11 @@ static bool server_control_msg(Server *sv, uint8_t type, const uint8_t *body, ui
             Client *cl = sv->client;
             char text[512];
             snprintf(text, sizeof text, "%s", msg);
+            if (sv->sync_piped) { /* the client's messages are already behind it */
+                server_close(sv, "state sync failed");
+                client_fail(cl, st[0] ? st : SQLSTATE_PROTOCOL_VIOLATION, text);
+                return false;
+            }
             sv->client = NULL;
             cl->server = NULL;
             sync_free(sv);
@@ -344,16 +379,12 @@ static bool server_control_msg(Server *sv, uint8_t type, const uint8_t *body, ui
     case PqMsg_ReadyForQuery:
         sv->txstatus = (char)body[0];
         if (sv->inflight > 0) sv->inflight--;
-        if (sv->state == SV_SYNCING) sv->sync_pos++;
+        if (sv->state == SV_SYNCING) return server_sync_step_done(sv);
         if (sv->state == SV_IDLE || sv->inflight > 0) {
             if (sv->state == SV_IDLE) server_close(sv, "unexpected ReadyForQuery");
             return sv->state != SV_CLOSED;
         }
-        if (sv->state == SV_SYNCING) {
-            sync_free(sv);
-            sv->state = SV_ACTIVE;
-            client_attached(sv->client);
-        } else if (!server_is_clean(sv)) {
+        if (!server_is_clean(sv)) {
             server_close(sv, "reset failed");
             return false;
         } else {
@@ -472,7 +503,8 @@ static void server_write_cb(struct bufferevent *bev, void *arg)
     Server *sv = arg;
     Client *cl = sv->client;
     conn_written(bev);
-    if (sv->state == SV_ACTIVE && cl && conn_unthrottle(cl->bev, &cl->rx, sv->bev))
+    if ((sv->state == SV_ACTIVE || sv->sync_piped) && cl &&
+        conn_unthrottle(cl->bev, &cl->rx, sv->bev))
         client_wake_reader(cl);
 }
 

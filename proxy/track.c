@@ -199,6 +199,7 @@ void track_plan_init(TrackPlan *p)
     wire_buf_init(&p->buf);
     p->steps = NULL;
     p->nsteps = p->cap = 0;
+    p->wait = false;
 }
 
 void track_plan_free(TrackPlan *p)
@@ -252,6 +253,12 @@ static void put_reset(WireBuf *b, const char *name)
     wire_put_u8(b, '"');
 }
 
+/* Settings whose failure to apply must keep the client's messages from running at all. */
+static bool security_guc(const char *name)
+{
+    return strcasecmp(name, "role") == 0 || strcasecmp(name, "session_authorization") == 0;
+}
+
 /* Separator before the next statement of the sync Query. */
 static void put_sep(WireBuf *b, size_t start)
 {
@@ -273,6 +280,7 @@ static bool plan_sets(TrackPlan *p, const Params *want, const Track *cl, const P
         if (track_find_set(cl, n) || params_get(want, n)) continue;
         put_sep(b, start);
         put_reset(b, n);
+        p->wait |= security_guc(n);
         if (strcmp(n, "application_name") == 0) app_reset = true;
         set_remove_at(sv, i);
     }
@@ -287,6 +295,7 @@ static bool plan_sets(TrackPlan *p, const Params *want, const Track *cl, const P
         const TrackSet *s = track_find_set(sv, n);
         bool same = !have && s && s->sql && !tmp.oom && strcmp(s->sql, (char *)tmp.data) == 0;
         if (!same) {
+            p->wait |= security_guc(n);
             put_sep(b, start);
             wire_put_bytes(b, tmp.data, tmp.len - 1);
             if (tmp.oom || !track_set(sv, n, (char *)tmp.data)) b->oom = true;
@@ -306,6 +315,7 @@ static bool plan_sets(TrackPlan *p, const Params *want, const Track *cl, const P
         const TrackSet *c = &cl->sets[i], *s = track_find_set(sv, c->name);
         if (!c->sql || (s && s->sql && strcmp(s->sql, c->sql) == 0)) continue;
         put_sep(b, start);
+        p->wait |= security_guc(c->name);
         wire_put_bytes(b, c->sql, strlen(c->sql));
         if (!track_set(sv, c->name, c->sql)) b->oom = true;
     }

@@ -90,6 +90,8 @@ typedef struct TrackPlan {
     WireBuf buf;
     TrackStep *steps;
     int nsteps, cap;
+    bool wait; /* it changes role or session_authorization: the client's messages must wait
+                * for it to succeed (otherwise they may be sent right behind it) */
 } TrackPlan;
 
 void track_plan_init(TrackPlan *p);
