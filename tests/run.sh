@@ -347,10 +347,13 @@ integration_pass() {
     if want_suite dbos; then
         PGPIN_BIN=$bin PG_PORT=$PG_PORT IT_BIN_DIR=$tests LOGDIR=$LOGDIR \
             run_sh_part "$label" dbos bash tests/dbos/dbos.sh
+        # 12 DBOS processes through one pgpin in pool_mode = auto (node_modules from dbos.sh).
+        PGPIN_BIN=$bin PG_PORT=$PG_PORT IT_BIN_DIR=$tests LOGDIR=$LOGDIR \
+            run_sh_part "$label" dbos-auto bash tests/dbos/dbos_auto.sh
     fi
 
     local log bad=0
-    for log in "$LOGDIR"/pgpin.log "$LOGDIR"/{signals,auth,tls,cancel,limits,budget,auto}-*.log; do
+    for log in "$LOGDIR"/pgpin.log "$LOGDIR"/{signals,auth,tls,cancel,limits,budget,auto,dbos-auto}-*.log; do
         [[ -f $log ]] || continue
         pgpin_log_clean "$log" || bad=1
     done
