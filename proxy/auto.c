@@ -230,11 +230,12 @@ static void auto_settle(Client *cl, Server *sv)
         auto_pin(cl, "out of memory recording session state");
         return;
     }
+    st->failed = st->rollback_to = false;
+    if (upto == 0) return;
     for (int i = 0; i < upto; i++)
         free(st->pending[i].name), free(st->pending[i].sql);
     memmove(st->pending, st->pending + upto, (size_t)(st->npending - upto) * sizeof *st->pending);
     st->npending -= upto;
-    st->failed = st->rollback_to = false;
 }
 
 bool auto_release_if_idle(Client *cl)
