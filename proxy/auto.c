@@ -105,6 +105,7 @@ static bool auto_classify(Client *cl, Server *sv, const char *text, size_t len, 
     const SqlInfo *in = sql_classify(px->sqlcache, text, len);
     if (!in) return false;
     if (in->pin) {
+        log_debug(cl->tag, "pinning statement: %.*s", len > 200 ? 200 : (int)len, text);
         auto_pin(cl, sql_pin_reason_str(in->pin & -in->pin));
         return true;
     }

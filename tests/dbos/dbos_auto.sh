@@ -118,7 +118,8 @@ else
     it_fail "at most $POOL + $POOL backends on $SYSDB" "peak $peak"
 fi
 pinned=$(grep -c 'pinned to .*: LISTEN' "$LOG")
-echo "# pgpin pinned $pinned clients for LISTEN"
+cpu=$(awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$PID/stat" 2>/dev/null)
+echo "# pgpin pinned $pinned clients for LISTEN; pgpin CPU ${cpu:-?} s (user+sys) over the run"
 
 if pgpin_alive "$PID"; then it_ok "pgpin (auto) stays up"; fi
 suite_stop "$PID" "pgpin (auto)"
