@@ -207,8 +207,8 @@ static bool auto_commit(AutoState *st, Server *sv, int upto)
             track_unset(&sv->track, op->name);
             break;
         case SQL_SET_RESET_ALL:
-            track_clear_sets(&st->track);
-            track_clear_sets(&sv->track);
+            track_reset_all(&st->track);
+            track_reset_all(&sv->track);
             break;
         }
     }

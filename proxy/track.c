@@ -41,6 +41,13 @@ static char *lower_dup(const char *s)
 
 /* ---- Settings ---- */
 
+/* role and session_authorization: RESET ALL leaves them, and a failure to apply them must keep
+ * the client's messages from running at all. */
+static bool security_guc(const char *name)
+{
+    return strcasecmp(name, "role") == 0 || strcasecmp(name, "session_authorization") == 0;
+}
+
 TrackSet *track_find_set(const Track *t, const char *name)
 {
     for (int i = 0; i < t->nsets; i++)
@@ -88,6 +95,12 @@ void track_clear_sets(Track *t)
 {
     while (t->nsets > 0)
         set_remove_at(t, t->nsets - 1);
+}
+
+void track_reset_all(Track *t)
+{
+    for (int i = t->nsets - 1; i >= 0; i--)
+        if (!security_guc(t->sets[i].name)) set_remove_at(t, i);
 }
 
 void track_sets_unknown(Track *t)
@@ -251,12 +264,6 @@ static void put_reset(WireBuf *b, const char *name)
         wire_put_u8(b, (uint8_t)*s);
     }
     wire_put_u8(b, '"');
-}
-
-/* Settings whose failure to apply must keep the client's messages from running at all. */
-static bool security_guc(const char *name)
-{
-    return strcasecmp(name, "role") == 0 || strcasecmp(name, "session_authorization") == 0;
 }
 
 /* Separator before the next statement of the sync Query. */

@@ -46,8 +46,10 @@ uint64_t track_hash(const void *p, size_t n);
 bool track_set(Track *t, const char *name, const char *sql);
 /* Drop name (RESET name); absent is fine. */
 void track_unset(Track *t, const char *name);
-/* Drop every setting (RESET ALL, DISCARD ALL). */
+/* Drop every setting (DISCARD ALL). */
 void track_clear_sets(Track *t);
+/* RESET ALL: drop every setting but role and session_authorization (GUC_NO_RESET_ALL). */
+void track_reset_all(Track *t);
 /* Mark every setting unknown (a server whose state is uncertain). */
 void track_sets_unknown(Track *t);
 /* The entry for name (case-insensitive), or NULL. Borrowed. */

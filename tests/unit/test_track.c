@@ -94,6 +94,10 @@ START_TEST(sets_basic)
     ck_assert_str_eq(t.sets[1].sql, "SET work_mem = '3MB'");
     track_unset(&t, "search_path");
     ck_assert_int_eq(t.nsets, 1);
+    ck_assert(track_set(&t, "role", "SET ROLE app"));
+    track_reset_all(&t); /* keeps role */
+    ck_assert_int_eq(t.nsets, 1);
+    ck_assert_str_eq(t.sets[0].name, "role");
     track_sets_unknown(&t);
     ck_assert_ptr_null(t.sets[0].sql);
     track_clear_sets(&t);
