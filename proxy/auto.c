@@ -7,7 +7,7 @@
 #include "pool.h"
 #include "pqmsg.h"
 #include "server.h"
-#include "sqlstub.h"
+#include "sql.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

@@ -8,7 +8,7 @@
 #include "log.h"
 #include "pool.h"
 #include "server.h"
-#include "sqlstub.h"
+#include "sql.h"
 
 #include <errno.h>
 #include <netdb.h>
