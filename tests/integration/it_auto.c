@@ -4,7 +4,8 @@
  *          queries with their own session SETs (read back) and named prepared statements use
  *          at most 4 server connections; LISTEN pins the listener (same backend pid for life)
  *          and it receives every NOTIFY, one sent inside a transaction only after COMMIT, while
- *          the others keep multiplexing; each pin reason keeps its state; SET LOCAL, a rolled
+ *          the others keep multiplexing; each pin reason keeps its state (transaction-scoped
+ *          state does not pin); SET LOCAL, a rolled
  *          back SET, RESET, RESET ALL, DISCARD ALL and DEALLOCATE are honoured on whatever
  *          server comes next; same-named statements of two clients do not mix; cancel
  *          reaches the running query; pinned servers do not count against the pool size.
@@ -378,6 +379,31 @@ START_TEST(pin_load)
 }
 END_TEST
 
+/* State that ends with its transaction does not pin: the client keeps switching servers. */
+START_TEST(no_pin_transaction_scoped)
+{
+    static const char *const stmts[] = {
+        "BEGIN; SELECT pg_advisory_xact_lock(4243); COMMIT",
+        "BEGIN; CREATE TEMP TABLE auto_x (a int) ON COMMIT DROP; COMMIT",
+        "BEGIN; SET LOCAL statement_timeout = 1000; COMMIT",
+        "BEGIN; DECLARE auto_c CURSOR FOR SELECT 1; CLOSE auto_c; COMMIT",
+        "SELECT set_config('pgpin.local', 'x', true)",
+    };
+    Load l;
+    Pids p = {0};
+    PGconn *c = it_connect(IT_PROXY, "appdb", NULL);
+    load_start(&l, 8, "appdb");
+    for (int k = 0; k < 40; k++) {
+        it_exec(c, stmts[k % 5]);
+        pids_add(&p, pid_of(c));
+        usleep(2000);
+    }
+    load_stop(&l);
+    ck_assert_msg(p.n >= 2, "transaction-scoped state pinned the client (1 backend)");
+    PQfinish(c);
+}
+END_TEST
+
 /* ---- Recorded session state ---- */
 
 /* Run probe on c n times under load; every answer must be want; c must switch servers. */
@@ -599,6 +625,7 @@ int main(void)
         it_add_case(s, "pin_with_hold", pin_with_hold, 60);
         it_add_case(s, "pin_sql_prepare", pin_sql_prepare, 60);
         it_add_case(s, "pin_load", pin_load, 60);
+        it_add_case(s, "no_pin_transaction_scoped", no_pin_transaction_scoped, 60);
         it_add_case(s, "set_semantics", set_semantics, 120);
         it_add_case(s, "set_config_recorded", set_config_recorded, 60);
         it_add_case(s, "discard_all", discard_all, 60);
