@@ -4,11 +4,11 @@
  *          queries with their own session SETs (read back) and named prepared statements use
  *          at most 4 server connections; LISTEN pins the listener (same backend pid for life)
  *          and it receives every NOTIFY, one sent inside a transaction only after COMMIT, while
- *          the others keep multiplexing; each pin reason keeps its state (transaction-scoped
- *          state does not pin); SET LOCAL, a rolled
- *          back SET, RESET, RESET ALL, DISCARD ALL and DEALLOCATE are honoured on whatever
- *          server comes next; same-named statements of two clients do not mix; cancel
- *          reaches the running query; pinned servers do not count against the pool size.
+ *          the others keep multiplexing; each pin reason keeps its state, transaction-scoped
+ *          state does not pin; SET LOCAL, a rolled back SET, RESET, RESET ALL, DISCARD ALL and
+ *          DEALLOCATE are honoured on whatever server comes next; same-named statements of two
+ *          clients do not mix; cancel reaches the running query; pinned servers do not count
+ *          against the pool size.
  *   perdb  pool_mode = session globally, database appdb with pool_mode=auto (pool_size=2) and
  *          sessdb in session mode: appdb multiplexes 10 clients on 2 servers, sessdb does not.
  * Most checks run while background clients keep the pool's servers busy, so that a client
