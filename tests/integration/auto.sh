@@ -9,6 +9,7 @@
 #            prepareThreshold, compiled here with javac); each must use at most 4 backends and
 #            never see "prepared statement does not exist"; SIGTERM with idle auto clients.
 #   perdb    pool_mode = session globally, appdb with pool_mode=auto: it_auto's perdb part.
+#   idle     client_idle_timeout = 1 in auto mode: it_auto's idle part.
 #   refuse   pool_mode = transaction (global, and per database) is refused at start with the
 #            reason; a RELOAD to it is refused and keeps the running configuration.
 # Env: PGPIN_BIN, PG_PORT, IT_BIN_DIR, LOGDIR (see tests/lib/itsuite.sh).
@@ -146,6 +147,18 @@ sessdb = host=127.0.0.1 port=$PG_PORT dbname=sessdb" "pool_mode = session"; then
     suite_stop "$PGPIN_PID" "perdb: pgpin"
 }
 
+part_idle() {
+    local env
+    if ! suite_start idle "$(suite_db_line appdb)" "pool_mode = auto
+client_idle_timeout = 1"; then
+        it_fail "idle: pgpin starts" "see $LOG"
+        return
+    fi
+    mapfile -t env < <(suite_ck_env "$PGPIN_PORT")
+    suite_ck "it_auto[idle]" "$IT_BIN_DIR/it_auto" "${env[@]}" IT_AUTO_PART=idle
+    suite_stop "$PGPIN_PID" "idle: pgpin"
+}
+
 part_refuse() {
     local cfg=$WORK/refuse.ini log=$LOGDIR/auto-refuse.log rc out port
     # At start: global, then per database.
@@ -199,6 +212,7 @@ sessdb = host=127.0.0.1 port=$PG_PORT dbname=sessdb"
 part_main
 part_drivers
 part_perdb
+part_idle
 part_refuse
 for log in "$LOGDIR"/auto-*.log; do
     [[ -f $log ]] || continue

@@ -9,6 +9,10 @@
  *          DEALLOCATE are honoured on whatever server comes next; same-named statements of two
  *          clients do not mix; cancel reaches the running query; pinned servers do not count
  *          against the pool size.
+ *          A raw-protocol client's Close('S') is honoured on every server; a server lost
+ *          mid-transaction fails only its client.
+ *   idle   client_idle_timeout = 1: a client between transactions is closed, one inside a
+ *          transaction is not.
  *   perdb  pool_mode = session globally, database appdb with pool_mode=auto (pool_size=2) and
  *          sessdb in session mode: appdb multiplexes 10 clients on 2 servers, sessdb does not.
  * Most checks run while background clients keep the pool's servers busy, so that a client
@@ -582,6 +586,153 @@ START_TEST(pinned_outside_pool)
 }
 END_TEST
 
+/* ---- Raw protocol: Close('S') is honoured ---- */
+
+/* Send the messages in b, then read until ReadyForQuery; returns the types seen ("1", "3",
+ * "2", "D:<first column>", "E:<sqlstate>") joined, into out. */
+static void raw_round(int fd, WireBuf *b, char *out, size_t cap)
+{
+    ItMsg m;
+    size_t o = 0;
+    ck_assert(!b->oom && it_raw_send(fd, b->data, b->len));
+    out[0] = '\0';
+    for (;;) {
+        ck_assert_int_eq(it_raw_read(fd, &m, 10000), IT_RAW_MSG);
+        if (m.type == 'Z') {
+            it_msg_free(&m);
+            break;
+        }
+        if (m.type == 'D' && m.len >= 6) {
+            uint32_t n = wire_be32(m.body + 2);
+            o += (size_t)snprintf(out + o, cap - o, "D:%.*s ", (int)n, (const char *)m.body + 6);
+        } else if (m.type == 'E') {
+            o += (size_t)snprintf(out + o, cap - o, "E:%s ", it_msg_field(&m, 'C'));
+        } else if (m.type != 'T' && m.type != 'C' && m.type != 'N') {
+            o += (size_t)snprintf(out + o, cap - o, "%c ", m.type);
+        }
+        it_msg_free(&m);
+    }
+}
+
+static void put_parse(WireBuf *b, const char *name, const char *sql)
+{
+    wire_msg_begin(b, 'P');
+    wire_put_string(b, name);
+    wire_put_string(b, sql);
+    wire_put_i16(b, 0);
+    wire_msg_end(b);
+}
+
+static void put_exec(WireBuf *b, const char *name)
+{
+    wire_msg_begin(b, 'B');
+    wire_put_string(b, "");
+    wire_put_string(b, name);
+    wire_put_i16(b, 0), wire_put_i16(b, 0), wire_put_i16(b, 0);
+    wire_msg_end(b);
+    wire_msg_begin(b, 'E');
+    wire_put_string(b, "");
+    wire_put_i32(b, 0);
+    wire_msg_end(b);
+}
+
+static void put_simple(WireBuf *b, uint8_t type, char kind, const char *name)
+{
+    wire_msg_begin(b, type);
+    if (kind) wire_put_u8(b, (uint8_t)kind);
+    if (name) wire_put_string(b, name);
+    wire_msg_end(b);
+}
+
+START_TEST(protocol_close)
+{
+    unsigned char buf[256];
+    char got[512], why[200], want[64];
+    const char *kv[] = {"user", "postgres", "database", "appdb", NULL};
+    Load l;
+    WireBuf b;
+    int fd = it_raw_connect(IT_PROXY);
+    size_t n = it_build_startup(buf, sizeof buf, 3u << 16, kv);
+    ck_assert(it_raw_send(fd, buf, n));
+    ck_assert_msg(it_raw_until_ready(fd, 10000, why, sizeof why), "%s", why);
+    load_start(&l, 8, "appdb");
+    for (int k = 0; k < 30; k++) {
+        /* Prepare s1 with body k, use it (another transaction: maybe another server), close
+         * it: the next Parse of s1 must not meet "already exists" anywhere. */
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT %d", k);
+        wire_buf_init(&b);
+        put_parse(&b, "s1", sql);
+        put_simple(&b, 'S', 0, NULL);
+        raw_round(fd, &b, got, sizeof got);
+        ck_assert_msg(strcmp(got, "1 ") == 0, "Parse %d: %s", k, got);
+        wire_buf_free(&b);
+        wire_buf_init(&b);
+        put_exec(&b, "s1");
+        put_simple(&b, 'S', 0, NULL);
+        raw_round(fd, &b, got, sizeof got);
+        snprintf(want, sizeof want, "2 D:%d ", k);
+        ck_assert_msg(strcmp(got, want) == 0, "Execute %d: %s", k, got);
+        wire_buf_free(&b);
+        wire_buf_init(&b);
+        put_simple(&b, 'C', 'S', "s1");
+        put_simple(&b, 'S', 0, NULL);
+        raw_round(fd, &b, got, sizeof got);
+        ck_assert_msg(strcmp(got, "3 ") == 0, "Close %d: %s", k, got);
+        wire_buf_free(&b);
+    }
+    /* A closed statement is gone for the client, whichever server it gets. */
+    wire_buf_init(&b);
+    put_exec(&b, "s1");
+    put_simple(&b, 'S', 0, NULL);
+    raw_round(fd, &b, got, sizeof got);
+    ck_assert_msg(strcmp(got, "E:26000 ") == 0, "after Close: %s", got);
+    wire_buf_free(&b);
+    load_stop(&l);
+    close(fd);
+}
+END_TEST
+
+/* The server dies mid-transaction: that client gets an error, the others go on. */
+START_TEST(server_loss)
+{
+    PGconn *c = it_connect(IT_PROXY, "appdb", NULL), *o = it_connect(IT_PROXY, "appdb", NULL);
+    PGconn *d = it_connect(IT_DIRECT, "postgres", NULL);
+    char q[100];
+    it_exec(c, "BEGIN");
+    int pid = pid_of(c);
+    snprintf(q, sizeof q, "SELECT pg_terminate_backend(%d)", pid);
+    it_exec(d, q);
+    PGresult *r = PQexec(c, "SELECT 1");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+    PQclear(r);
+    for (int k = 0; k < 20; k++)
+        ck_assert_int_eq(it_value_long(o, "SELECT 1"), 1);
+    PGconn *n = it_connect(IT_PROXY, "appdb", NULL);
+    ck_assert_int_eq(it_value_long(n, "SELECT 1"), 1);
+    PQfinish(c), PQfinish(o), PQfinish(n), PQfinish(d);
+}
+END_TEST
+
+/* ---- idle: client_idle_timeout = 1 ---- */
+
+START_TEST(idle_timeout)
+{
+    PGconn *idle = it_connect(IT_PROXY, "appdb", NULL), *tx = it_connect(IT_PROXY, "appdb", NULL);
+    ck_assert_int_eq(it_value_long(idle, "SELECT 1"), 1);
+    it_exec(tx, "BEGIN");
+    sleep(3);
+    /* Between transactions, holding no server: closed. */
+    PGresult *r = PQexec(idle, "SELECT 1");
+    ck_assert_int_ne(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    /* Inside a transaction (it holds its server): kept. */
+    ck_assert_int_eq(it_value_long(tx, "SELECT 1"), 1);
+    it_exec(tx, "COMMIT");
+    PQfinish(idle), PQfinish(tx);
+}
+END_TEST
+
 /* ---- perdb ---- */
 
 START_TEST(per_database_mode)
@@ -617,6 +768,8 @@ int main(void)
     Suite *s = suite_create("auto");
     if (strcmp(part(), "perdb") == 0) {
         it_add_case(s, "per_database_mode", per_database_mode, 60);
+    } else if (strcmp(part(), "idle") == 0) {
+        it_add_case(s, "idle_timeout", idle_timeout, 60);
     } else {
         it_add_case(s, "libpq_40_clients", libpq_40_clients, 180);
         it_add_case(s, "listen_pinned", listen_pinned, 60);
@@ -632,6 +785,8 @@ int main(void)
         it_add_case(s, "prepared_names", prepared_names, 60);
         it_add_case(s, "cancel_running", cancel_running, 60);
         it_add_case(s, "pinned_outside_pool", pinned_outside_pool, 60);
+        it_add_case(s, "protocol_close", protocol_close, 60);
+        it_add_case(s, "server_loss", server_loss, 60);
     }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
