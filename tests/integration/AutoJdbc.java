@@ -43,7 +43,8 @@ public class AutoJdbc {
                     }
                     String[] want = {(10001 + i) + "ms", "jdbc-" + i, String.valueOf(i)};
                     boolean used = false;
-                    try (PreparedStatement ps = c.prepareStatement(SQL)) {
+                    PreparedStatement ps = c.prepareStatement(SQL);
+                    try {
                         for (int k = 0; k < queries; k++) {
                             int v = i * 100000 + k;
                             boolean tx = k % 4 == 3;
@@ -64,7 +65,15 @@ public class AutoJdbc {
                             }
                             ok.incrementAndGet();
                         }
-                        used = ps.unwrap(org.postgresql.PGStatement.class).isUseServerPrepare();
+                        // Still open: its server statement (S_n) must be on the server in use now.
+                        try (Statement s = c.createStatement();
+                                ResultSet rs = s.executeQuery("SELECT count(*) FROM pg_prepared_statements "
+                                        + "WHERE NOT from_sql AND statement LIKE '%current_setting(''pgpin.client'')%'")) {
+                            rs.next();
+                            used = rs.getInt(1) >= 1;
+                        }
+                    } finally {
+                        ps.close();
                     }
                     if (used) serverPrepared.incrementAndGet();
                 } catch (Exception e) {
@@ -84,6 +93,6 @@ public class AutoJdbc {
                 + "\",\"clients\":" + clients + ",\"queries\":" + clients * queries + ",\"ok\":" + ok.get()
                 + ",\"errors\":[" + sb + "],\"nerrors\":" + errors.size() + ",\"pids\":" + pids.size()
                 + ",\"prepared\":" + serverPrepared.get() + "}");
-        System.exit(errors.isEmpty() && ok.get() == clients * queries ? 0 : 1);
+        System.exit(errors.isEmpty() && ok.get() == clients * queries && serverPrepared.get() == clients ? 0 : 1);
     }
 }

@@ -39,14 +39,14 @@ driver() {
     json=$(grep -m1 '^{' <<<"$out")
     echo "# $name: ${json:-$(tail -3 <<<"$out" | tr '\n' ' ')}"
     if ((rc != 0)) || [[ -z $json ]]; then
-        it_fail "$name: 40 clients x 200 queries, all right" "exit $rc: $(tail -3 <<<"$out" | tr '\n' ' ' | cut -c1-400)"
+        it_fail "$name: 40 clients x 200 queries, all right; each client's named statement on its last server" "exit $rc: $(tail -3 <<<"$out" | tr '\n' ' ' | cut -c1-400)"
         return
     fi
     if grep -qi 'prepared statement .* does not exist' <<<"$out"; then
         it_fail "$name: no \"prepared statement does not exist\"" "$(grep -m1 -i 'does not exist' <<<"$out")"
         return
     fi
-    it_ok "$name: 40 clients x 200 queries, all right"
+    it_ok "$name: 40 clients x 200 queries, all right; each client's named statement on its last server"
     local pids
     pids=$(sed -nE 's/.*"pids": ?([0-9]+).*/\1/p' <<<"$json")
     if [[ -n $pids ]] && ((pids <= 4)); then it_ok "$name: $pids backends served 40 clients"; else

@@ -20,6 +20,7 @@ const SQL =
 const errors = [];
 const pids = new Set();
 let ok = 0;
+let prepared = 0;
 
 async function client(i) {
     const c = new pg.Client({ connectionString: url });
@@ -40,6 +41,9 @@ async function client(i) {
             pids.add(r.pid);
             ok++;
         }
+        // Whatever server it has now holds its named statement (synced there if need be).
+        const p = await c.query("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name = 'q-read'");
+        if (p.rows[0].n === 1) prepared++;
     } finally {
         await c.end();
     }
@@ -56,6 +60,7 @@ console.log(
         errors: errors.slice(0, 5),
         nerrors: errors.length,
         pids: pids.size,
+        prepared,
     }),
 );
-process.exit(errors.length === 0 && ok === CLIENTS * QUERIES ? 0 : 1);
+process.exit(errors.length === 0 && ok === CLIENTS * QUERIES && prepared === CLIENTS ? 0 : 1);
