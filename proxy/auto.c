@@ -46,6 +46,28 @@ void auto_client_free(Client *cl)
     cl->autost = NULL;
 }
 
+static uint64_t sig_mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h;
+}
+
+uint64_t auto_state_sig(const Client *cl)
+{
+    uint64_t h = 1;
+    for (int i = 0; i < cl->want.n; i++) {
+        h = sig_mix(h, track_hash(cl->want.name[i], strlen(cl->want.name[i])));
+        h = sig_mix(h, track_hash(cl->want.value[i], strlen(cl->want.value[i])));
+    }
+    if (cl->autost) {
+        const Track *t = &cl->autost->track;
+        for (int i = 0; i < t->nsets; i++)
+            if (t->sets[i].sql) h = sig_mix(h, track_hash(t->sets[i].sql, strlen(t->sets[i].sql)));
+        h = sig_mix(h, t->digest);
+    }
+    return h ? h : 1;
+}
+
 const Track *auto_client_track(const Client *cl)
 {
     return cl->autost ? &cl->autost->track : &empty_track;
@@ -250,6 +272,7 @@ bool auto_release_if_idle(Client *cl)
     sv->client = NULL;
     cl->state = CL_IDLE;
     cl->autost->nreq = cl->autost->ndone = 0;
+    sv->state_sig = auto_state_sig(cl); /* the server is left with exactly cl's state */
     log_debug(cl->tag, "released %s", sv->tag);
     pool_return(sv);
     return true;

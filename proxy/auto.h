@@ -54,6 +54,10 @@ bool auto_release_if_idle(Client *cl);
 /* Pin cl to its server for life; reason is static text (SHOW CLIENTS). */
 void auto_pin(Client *cl, const char *reason);
 
+/* A hash of the session state cl wants on a server (startup GUCs, recorded settings and
+ * statements): equal hashes mean a sync would most likely have nothing to do. Never 0. */
+uint64_t auto_state_sig(const Client *cl);
+
 /* The client's recorded state for a sync (an empty Track in session mode). */
 const Track *auto_client_track(const Client *cl);
 /* A sync's Parse of name failed on sv: the statement is dropped from both records. */

@@ -191,6 +191,7 @@ static void client_queue(Client *cl)
 {
     double wait = cl->cfg->query_wait_timeout, notice = cl->cfg->query_wait_notice;
     cl->wait_noticed = false;
+    cl->state_sig = auto_state_sig(cl);
     timer_start(cl, notice > 0 && (wait <= 0 || notice < wait) ? notice : wait);
     pool_enqueue(cl->pool, cl);
 }
@@ -624,9 +625,10 @@ static void client_unlink(Client *cl)
     if (sv) {
         cl->server = NULL;
         sv->client = NULL;
-        if (cl->auto_mode && !cl->pin_reason)
+        if (cl->auto_mode && !cl->pin_reason) {
+            sv->state_sig = auto_state_sig(cl);
             pool_return(sv); /* no session state to reset: the next sync handles it */
-        else
+        } else
             pool_release(sv);
     }
 }

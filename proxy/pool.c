@@ -205,14 +205,24 @@ void pool_dequeue(Pool *pool, Client *cl)
     if (pool->nwaiting == 0) pool_set_starved(pool, false);
 }
 
+/* The idle server to give cl: the most recently used one, unless one of the next few was
+ * left in exactly cl's session state (then no sync is needed). FIFO order of clients stays. */
+static Server *pool_pick_idle(Pool *pool, const Client *cl)
+{
+    Server *first = TAILQ_FIRST(&pool->idle), *sv = first;
+    for (int n = 0; sv && n < 16; sv = TAILQ_NEXT(sv, idle_link), n++)
+        if (sv->state_sig == cl->state_sig) return sv;
+    return first;
+}
+
 void pool_service(Pool *pool)
 {
     Proxy *px = pool->px;
     if (pool->paused) return;
     while (pool->nwaiting > 0 && (pool->nidle > 0 || pool_take_handoff(pool))) {
         if (pool->nidle == 0) continue;
-        Server *sv = TAILQ_FIRST(&pool->idle);
         Client *cl = TAILQ_FIRST(&pool->waiters);
+        Server *sv = pool_pick_idle(pool, cl);
         TAILQ_REMOVE(&pool->idle, sv, idle_link);
         sv->idle_listed = false;
         pool->nidle--;

@@ -89,6 +89,7 @@ struct Client {
     /* pool_mode = auto (proxy/auto.c). auto_mode is fixed at login; the rest is its state. */
     bool auto_mode;
     const char *pin_reason;   /* why it keeps its server for life (static text); NULL = not */
+    uint64_t state_sig;       /* its session state's hash when it queued (server affinity) */
     struct AutoState *autost; /* recorded session state (NULL in session mode) */
 };
 
@@ -131,7 +132,8 @@ struct Server {
     Track track;     /* settings and statements applied on it beyond its defaults */
     TrackStep *sync; /* SV_SYNCING: the steps sent, one ReadyForQuery each */
     int nsync, sync_pos;
-    bool sync_piped; /* the client's messages were sent right behind the sync */
+    bool sync_piped;    /* the client's messages were sent right behind the sync */
+    uint64_t state_sig; /* state_sig of the client whose state it was left in; 0 = unknown */
 };
 
 struct Pool {

@@ -323,6 +323,7 @@ void server_reset(Server *sv)
         track_stmts_unknown(&sv->track);
     }
     sv->state = SV_RESETTING;
+    sv->state_sig = 0;
     sv->inflight++;
     if (!conn_send(sv->bev, &b)) server_close(sv, "out of memory");
     wire_buf_free(&b);
@@ -366,6 +367,7 @@ static bool server_control_msg(Server *sv, uint8_t type, const uint8_t *body, ui
             sync_free(sv);
             track_sets_unknown(&sv->track);
             track_stmts_unknown(&sv->track);
+            sv->state_sig = 0;
             sv->state = SV_RESETTING; /* finish the query, then reset as usual */
             client_fail(cl, st[0] ? st : SQLSTATE_PROTOCOL_VIOLATION, text);
             return true;
