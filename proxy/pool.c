@@ -180,6 +180,9 @@ Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char 
     TAILQ_INIT(&pool->waiters);
     TAILQ_INSERT_TAIL(&px->pools, pool, link);
     log_info(NULL, "new pool %s/%s (size %d)", dbname, user, pool->size);
+    if (pool->size < 5)
+        log_warn(NULL, "pool %s/%s: pool_size %d is below 5, the smallest pool DBOS advises",
+                 dbname, user, pool->size);
     return pool;
 }
 
