@@ -172,13 +172,6 @@ static void client_login_ok(Client *cl)
         return;
     }
     log_info(cl->tag, "login %s@%s", cl->user, cl->database);
-    /* Authenticated: say so now, so a NOTICE can tell a waiting client why it waits
-     * (libpq accepts notices only after AuthenticationOk). */
-    WireBuf b;
-    wire_buf_init(&b);
-    wire_build_auth_ok(&b);
-    cl->auth_ok_sent = conn_send(cl->bev, &b);
-    wire_buf_free(&b);
     double wait = cl->cfg->query_wait_timeout, notice = cl->cfg->query_wait_notice;
     timer_start(cl, notice > 0 && (wait <= 0 || notice < wait) ? notice : wait);
     pool_enqueue(pool, cl);
@@ -207,8 +200,12 @@ static void client_wait_notice(Client *cl)
     client_wait_reason(cl, why, sizeof why);
     snprintf(msg, sizeof msg, "pgpin: waiting %.0f s for a server connection: %s", waited, why);
     wire_buf_init(&b);
+    /* libpq takes notices only after AuthenticationOk. It is sent as late as this so that a
+     * login the server refuses at once looks as it would from Postgres (no AuthenticationOk
+     * before the error). */
+    if (!cl->auth_ok_sent) wire_build_auth_ok(&b);
     wire_build_notice(&b, "00000", msg);
-    conn_send(cl->bev, &b);
+    cl->auth_ok_sent = conn_send(cl->bev, &b);
     wire_buf_free(&b);
     if (limit > 0) timer_start(cl, limit - waited > 0.001 ? limit - waited : 0.001);
 }

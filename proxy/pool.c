@@ -56,18 +56,22 @@ void pool_shared_free(Root *root)
     root->shared = NULL;
 }
 
+/* Starved pools are counted per (database, user) across workers, then per server. */
 static void pool_set_starved(Pool *pool, bool starved)
 {
     if (pool->starved == starved) return;
     pool->starved = starved;
-    atomic_fetch_add(&pool->budget->nstarved, starved ? 1 : -1);
+    int before = atomic_fetch_add(&pool->shared->nstarved, starved ? 1 : -1);
+    if (starved && before == 0) atomic_fetch_add(&pool->budget->nstarved, 1);
+    if (!starved && before == 1) atomic_fetch_sub(&pool->budget->nstarved, 1);
 }
 
 /* While other pools of the same server starve, a pool holds no more than an even share of
  * the grant (max-min fairness across pools; FIFO within each). */
 static bool pool_over_share(const Pool *pool, int have)
 {
-    int starved = atomic_load(&pool->budget->nstarved), others = starved - pool->starved;
+    int starved = atomic_load(&pool->budget->nstarved);
+    int others = starved - (atomic_load(&pool->shared->nstarved) > 0);
     if (others <= 0) return false;
     int share = atomic_load(&pool->budget->grant) / (others + 1);
     return have >= (share < 1 ? 1 : share);
@@ -85,7 +89,8 @@ static bool pool_reserve(Pool *pool)
         return true;
     }
     atomic_fetch_sub(&pool->shared->nservers, 1);
-    pool_set_starved(pool, true);
+    /* Only clients waiting make a pool starved (min_pool_size top-ups do not). */
+    pool_set_starved(pool, pool->nwaiting > pool->nconnecting);
     return false;
 }
 

@@ -153,6 +153,7 @@ struct SharedPool {
     atomic_int nwaiting; /* clients queued, all workers */
     Server *handoff;     /* idle servers given up for another worker (root->lock) */
     atomic_int nhandoff; /* its length, to peek without the lock */
+    atomic_int nstarved; /* workers whose pool for it waits on the server's budget */
 };
 
 typedef enum { MSG_RELOAD, MSG_DRAIN, MSG_STOP, MSG_CANCEL, MSG_SERVICE } MsgKind;
