@@ -89,8 +89,7 @@ bool budget_parse(const PGresult *settings, const PGresult *backends, const PGre
 
 /* ---- Finding a server's Budget ---- */
 
-/* "host:port,..." for a conninfo, with libpq's defaults for what it leaves out. */
-static char *server_key(const char *conninfo)
+char *budget_server_key(const char *conninfo)
 {
     char *errmsg = NULL, buf[512];
     PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
@@ -132,7 +131,7 @@ static void set_login(Budget *l, const char *conninfo, const char *user, const c
 /* Whether the server a [databases] conninfo leads to is l's. */
 static bool same_server(const Budget *l, const char *conninfo)
 {
-    char *k = server_key(conninfo);
+    char *k = budget_server_key(conninfo);
     bool same = k && strcmp(k, l->key) == 0;
     free(k);
     return same;
@@ -140,7 +139,7 @@ static bool same_server(const Budget *l, const char *conninfo)
 
 Budget *budget_get(Root *root, const char *conninfo, const char *user, const char *dbname)
 {
-    char *key = server_key(conninfo);
+    char *key = budget_server_key(conninfo);
     Budget *l;
     if (!key) return NULL;
     pthread_mutex_lock(&root->lock);

@@ -64,6 +64,10 @@ bool budget_parse(const PGresult *settings, const PGresult *backends, const PGre
                   const int *ours, int nours, const char *role, double headroom_pct,
                   int headroom_abs, BudgetFacts *f, char *err, size_t errlen);
 
+/* "host:port[,host:port...]" for a conninfo, libpq's defaults for what it leaves out: what
+ * identifies a server (Budget.key). Caller frees; NULL when out of memory. */
+char *budget_server_key(const char *conninfo);
+
 /* ---- The live budget per server ---- */
 
 typedef enum {

@@ -1,6 +1,7 @@
 /* main.c - command line, config load, workers, signals and the main loop. The main thread owns
  * signals and the configuration; workers run the proxy (worker.c). */
 #include "budget.h"
+#include "checkup.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
@@ -23,9 +24,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "pgpin %s - a session-aware PostgreSQL proxy for DBOS\n\n"
-            "Usage: pgpin CONFIG      run the proxy with the INI file CONFIG\n"
-            "       pgpin --version   print the version\n"
-            "       pgpin --help      this text\n\n"
+            "Usage: pgpin CONFIG         run the proxy with the INI file CONFIG\n"
+            "       pgpin check CONFIG   check every [databases] server: reachable, its\n"
+            "                            connection budget, LISTEN/NOTIFY end to end; prints a\n"
+            "                            table, exits 0 all pass, 1 any failure, 2 bad config\n"
+            "       pgpin --version      print the version\n"
+            "       pgpin --help         this text\n\n"
             "Signals: SIGHUP reloads CONFIG, SIGTERM drains (finish transactions, up to\n"
             "shutdown_timeout), SIGINT stops at once. Logs go to stderr.\n",
             PGPIN_VERSION);
@@ -200,8 +204,28 @@ static void root_free(Root *root)
     pthread_mutex_destroy(&root->lock);
 }
 
+/* pgpin check CONFIG: no proxy, no threads; the exit status is checkup_run's. */
+static int main_check(const char *path)
+{
+    char err[512];
+    Config *cfg = cfg_load(path, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "pgpin check: %s\n", err);
+        return CHECKUP_EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int rc = checkup_run(cfg, stdout);
+    cfg_unref(cfg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "check") == 0) {
+        if (argc == 3) return main_check(argv[2]);
+        usage(stderr);
+        return CHECKUP_EXIT_USAGE;
+    }
     if (argc != 2) {
         usage(stderr);
         return 2;
