@@ -16,7 +16,7 @@
 #   --build-dir DIR      build tree(s) to test (repeatable; default: build and build-asan)
 #   --no-asan            full run without the ASan build
 #   --suites LIST        comma list of: protocol,pool,badinput,cli,signals,auth,tls,cancel,
-#                        limits,check,dbos (default: all)
+#                        limits,budget,check,dbos (default: all)
 #   --direct             validation mode: no pgpin, the suites talk to Postgres itself
 #   --pgpin PATH         use this binary instead of DIR/pgpin
 #   --bench-secs N       pgbench -T (default 10)
