@@ -2,10 +2,12 @@
  * then a relay to the server the client owns for its session. */
 #include "client.h"
 
+#include "admin.h"
 #include "budget.h"
 #include "conn.h"
 #include "log.h"
 #include "login.h"
+#include "pause.h"
 #include "tls.h"
 #include "worker.h"
 #include "pool.h"
@@ -17,6 +19,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -30,6 +33,23 @@ static void client_read_cb(struct bufferevent *bev, void *arg);
 static void client_write_cb(struct bufferevent *bev, void *arg);
 static void client_event_cb(struct bufferevent *bev, short what, void *arg);
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* The peer's address for SHOW CLIENTS (admin.c), read once. */
+static void client_peer(Client *cl)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(cl->fd, (struct sockaddr *)&ss, &len) != 0) return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, cl->peer_addr, sizeof cl->peer_addr);
+        cl->peer_port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, cl->peer_addr, sizeof cl->peer_addr);
+        cl->peer_port = ntohs(a->sin6_port);
+    }
+}
 
 static void timer_start(Client *cl, double seconds)
 {
@@ -60,6 +80,8 @@ void client_accept(Proxy *px, evutil_socket_t fd)
     px->nclients++;
     atomic_fetch_add(&px->root->nclients, 1);
     cl->fd = fd;
+    cl->accepted_at = proxy_now();
+    client_peer(cl);
     /* The plain bufferevent does not own fd: a TLS one replaces it after SSLRequest. */
     cl->bev = bufferevent_socket_new(px->base, fd, 0);
     cl->timer = evtimer_new(px->base, client_timer_cb, cl);
@@ -159,6 +181,10 @@ static void client_login_ok(Client *cl)
     Proxy *px = cl->px;
     char msg[300];
     login_free(cl);
+    if (admin_wanted(cl)) { /* database "pgpin": pgpin's own console (admin.c) */
+        admin_start(cl);
+        return;
+    }
     const CfgDatabase *db = cfg_find_db(cl->cfg, cl->database);
     if (!db) {
         snprintf(msg, sizeof msg, "database \"%.200s\" does not exist in pgpin's [databases]",
@@ -422,6 +448,7 @@ static void client_relay(Client *cl)
             client_close(cl, "client terminated");
             return;
         }
+        if (cl->pool->paused && pause_hold(cl)) break; /* PAUSE: held at a boundary (pause.c) */
         count_request(cl, sv, type);
         cl->rx.remain = len + 1;
         cl->pool->stats.bytes_in += len + 1;
@@ -480,6 +507,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
         cl->last_active = proxy_now();
         client_relay(cl);
         break;
+    case CL_ADMIN: admin_read(cl); break;
     case CL_FLUSH_CLOSE: evbuffer_drain(bufferevent_get_input(bev), (size_t)-1); break;
     case CL_CLOSED: break;
     }
@@ -598,7 +626,8 @@ void client_drain(Client *cl)
     switch (cl->state) {
     case CL_STARTUP:
     case CL_AUTH:
-    case CL_WAITING: client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN, "pgpin is shutting down"); break;
+    case CL_WAITING:
+    case CL_ADMIN: client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN, "pgpin is shutting down"); break;
     case CL_ACTIVE:
         if (cl->server && server_is_clean(cl->server))
             client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
@@ -618,7 +647,8 @@ void client_janitor(Proxy *px)
     if (idle <= 0) return;
     for (cl = TAILQ_FIRST(&px->clients); cl; cl = next) {
         next = TAILQ_NEXT(cl, link);
-        if (cl->state == CL_ACTIVE && cl->server && server_is_clean(cl->server) &&
+        /* A client PAUSE holds is not idle: its next message is waiting for RESUME. */
+        if (cl->state == CL_ACTIVE && !cl->held && cl->server && server_is_clean(cl->server) &&
             now - cl->last_active > idle)
             client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
                         "closing connection after client_idle_timeout");
@@ -631,6 +661,7 @@ void client_free(Client *cl)
     if (!cl->tls) evutil_closesocket(cl->fd);
     if (cl->timer) event_free(cl->timer);
     login_free(cl);
+    admin_free(cl);
     params_free(&cl->want);
     cfg_unref(cl->cfg);
     free(cl->startup);

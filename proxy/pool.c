@@ -5,6 +5,7 @@
 #include "budget.h"
 #include "client.h"
 #include "log.h"
+#include "pause.h"
 #include "server.h"
 #include "pqmsg.h"
 #include "worker.h"
@@ -180,6 +181,7 @@ Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char 
         return NULL;
     }
     pool_set_target(pool, db);
+    pool->paused = pause_is_paused(px->root, dbname); /* PAUSE came before the pool (pause.c) */
     TAILQ_INIT(&pool->servers);
     TAILQ_INIT(&pool->idle);
     TAILQ_INIT(&pool->waiters);
