@@ -281,6 +281,8 @@ void pool_release(Server *sv)
         why = "shutting down";
     else if (pool->orphan || sv->generation != pool->generation)
         why = "configuration changed";
+    else if (atomic_load(&pool->shared->nservers) > pool->size)
+        why = "pool_size lowered";
     else if (cfg->server_lifetime > 0 && proxy_now() - sv->created_at > cfg->server_lifetime)
         why = "server_lifetime reached";
     if (why) {
@@ -413,6 +415,11 @@ void pool_reload(Proxy *px)
             }
         }
         pool_set_target(pool, db);
+        /* A smaller pool_size: idle servers above it go now, busy ones when released. */
+        Server *sv;
+        while (atomic_load(&pool->shared->nservers) > pool->size &&
+               (sv = TAILQ_LAST(&pool->idle, Server_tq)) != NULL)
+            server_close(sv, "pool_size lowered");
         pool_service(pool);
     }
 }

@@ -1026,6 +1026,17 @@ START_TEST(test_reload_pool_size)
     ck_assert_int_eq(pool_value(a, "SHOW POOLS", "reloaddb", "pool_size"), 4);
     load_expect(d, 4);
 
+    /* Smaller again: the idle servers above the new size close at the reload. */
+    config_set("default_pool_size", "2");
+    it_exec(a, "RELOAD");
+    double t0 = it_now();
+    while (server_count(d, "reloaddb") > 2 && it_now() - t0 < 5)
+        usleep(50 * 1000);
+    ck_assert_int_eq(server_count(d, "reloaddb"), 2);
+    load_expect(d, 2);
+    config_set("default_pool_size", "4");
+    it_exec(a, "RELOAD");
+
     /* A broken file: RELOAD says why and the running configuration stays. */
     config_set("default_pool_size", "many");
     it_expect_error(a, "RELOAD", "F0000");
