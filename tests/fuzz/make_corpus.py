@@ -157,3 +157,21 @@ write("fuzz_config", "all_keys",
       b"[databases]\nappdb = host=127.0.0.1 port=5432 dbname=appdb\n")
 write("fuzz_config", "bad_auth",
       b"[pgpin]\nauth_type = scram-sha-256\nauth_file = missing.txt\n[databases]\n")
+
+# ---- fuzz_sql: the statement text ----
+write("fuzz_sql", "dbos_step",
+      b"INSERT INTO \"dbos\".operation_outputs (workflow_uuid, function_id, output) VALUES "
+      b"($1,$2,$3) ON CONFLICT (workflow_uuid,function_id) DO NOTHING")
+write("fuzz_sql", "dequeue",
+      b"SELECT workflow_uuid FROM \"dbos\".workflow_status WHERE status=$1 AND queue_name=$2 "
+      b"ORDER BY priority ASC, created_at ASC LIMIT 10 FOR UPDATE SKIP LOCKED")
+write("fuzz_sql", "session",
+      b"BEGIN; SET idle_in_transaction_session_timeout = 60000; LISTEN ch; "
+      b"SELECT set_config('a.b', E'c\\'d', false), pg_try_advisory_lock(1); RESET ALL; COMMIT")
+write("fuzz_sql", "lexical",
+      b"/* a /* b */ */ SELECT 'x''y', E'\\'', \"q\"\"r\", $t$ ; $t$, U&'\\0041' -- c\n"
+      b"FROM t WHERE a = $1;")
+write("fuzz_sql", "ddl",
+      b"CREATE TEMP TABLE t (a int) ON COMMIT DROP; DECLARE c CURSOR WITH HOLD FOR SELECT 1; "
+      b"PREPARE p AS SELECT 1; EXPLAIN ANALYZE DELETE FROM t; SET SESSION CHARACTERISTICS AS "
+      b"TRANSACTION READ ONLY")
