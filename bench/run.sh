@@ -184,45 +184,19 @@ timeout 900 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$PG_PORT" -U postgres ben
 pg_psql -d bench -c 'VACUUM ANALYZE' -c 'CHECKPOINT' >/dev/null || pg_die "VACUUM/CHECKPOINT failed"
 
 # --- poolers ---------------------------------------------------------------------------------
-PGB_BIN=/usr/sbin/pgbouncer
 PGB_DIR=$WORK/pgbouncer
 PGB_PID=
 PGPIN_PID=
 start_pgbouncer() {
-    mkdir -p "$PGB_DIR"
     [[ -n ${PGB_PORT:-} ]] || PGB_PORT=$(pg_free_port)
-    echo '"postgres" ""' >"$PGB_DIR/userlist.txt"
     # log_connections off: pgpin at log_level=warning does not log connections either.
-    cat >"$PGB_DIR/pgbouncer.ini" <<EOF
-[databases]
-bench = host=127.0.0.1 port=$PG_PORT dbname=bench
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $PGB_PORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $PGB_DIR/userlist.txt
-admin_users = postgres
-pool_mode = session
+    PGB_STDERR=$OUT/pgbouncer.stderr pgb_start "$PGB_DIR" "$PGB_PORT" \
+        "bench = host=127.0.0.1 port=$PG_PORT dbname=bench" "pool_mode = session
 default_pool_size = $POOL_SIZE
 max_client_conn = 1000
 server_reset_query = DISCARD ALL
-logfile = $PGB_DIR/pgbouncer.log
 log_connections = 0
-log_disconnections = 0
-EOF
-    chown -R postgres:postgres "$PGB_DIR"
-    # -u: drop to postgres (pgbouncer refuses to run as root); it stays in the foreground, so
-    # $! is pgbouncer itself.
-    env --default-signal=INT,QUIT "$PGB_BIN" -u postgres "$PGB_DIR/pgbouncer.ini" \
-        >>"$OUT/pgbouncer.stderr" 2>&1 </dev/null &
-    PGB_PID=$!
-    pg_on_cleanup "pgpin_stop $PGB_PID INT 10"
-    pg_wait_port "$PGB_PORT" 20 "$PGB_PID" || {
-        tail -20 "$PGB_DIR/pgbouncer.log" "$OUT/pgbouncer.stderr" >&2
-        pg_die "pgbouncer did not start"
-    }
+log_disconnections = 0" || pg_die "pgbouncer did not start"
     pg_log "pgbouncer up on 127.0.0.1:$PGB_PORT (pid $PGB_PID)"
 }
 start_pgpin() {

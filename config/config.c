@@ -160,6 +160,12 @@ static const KeyDef cfg_keys[] = {
      "seconds a client waits for a server before a NOTICE tells it why; 0 = never"},
     {"metrics_listen", KT_STRING, OFF(metrics_listen), "", 0, 0, NULL, true,
      "host:port serving Prometheus metrics at /metrics; empty = off"},
+    {"write_rate", KT_INT, OFF(write_rate), "0", 0, 10000000, NULL, false,
+     "write transactions per second pgpin lets through to each server; 0 = no shaping"},
+    {"write_burst", KT_INT, OFF(write_burst), "0", 0, 10000000, NULL, false,
+     "writes admitted at once above write_rate; 0 = a tenth of write_rate (at least 1)"},
+    {"write_max_wait", KT_DOUBLE, OFF(write_max_wait), "0", 0, CFG_MAX_SECONDS, NULL, false,
+     "seconds a write may wait for its turn before it fails with 53400; 0 = no limit"},
     {"log_level", KT_ENUM, OFF(log_level), "info", 0, 0, log_levels, false,
      "error, warning, info or debug"},
     {"workers", KT_INT, OFF(workers), "0", 0, 1024, NULL, true,
@@ -168,7 +174,7 @@ static const KeyDef cfg_keys[] = {
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
 
 /* pgpin-only keys of a [databases] conninfo, each defaulting to a [pgpin] key of the same type. */
-enum { DBK_POOL_SIZE, DBK_MIN_POOL_SIZE, DBK_POOL_MODE };
+enum { DBK_POOL_SIZE, DBK_MIN_POOL_SIZE, DBK_POOL_MODE, DBK_WRITE_RATE, DBK_WRITE_BURST };
 
 typedef struct DbPoolKey {
     const char *name;
@@ -180,6 +186,8 @@ static const DbPoolKey db_pool_keys[] = {
     [DBK_POOL_SIZE] = {"pool_size", "default_pool_size", offsetof(CfgDatabase, pool_size)},
     [DBK_MIN_POOL_SIZE] = {"min_pool_size", "min_pool_size", offsetof(CfgDatabase, min_pool_size)},
     [DBK_POOL_MODE] = {"pool_mode", "pool_mode", offsetof(CfgDatabase, pool_mode)},
+    [DBK_WRITE_RATE] = {"write_rate", "write_rate", offsetof(CfgDatabase, write_rate)},
+    [DBK_WRITE_BURST] = {"write_burst", "write_burst", offsetof(CfgDatabase, write_burst)},
 };
 #define DB_NPOOLKEYS (sizeof db_pool_keys / sizeof db_pool_keys[0])
 

@@ -35,8 +35,8 @@ typedef enum { CFG_LOG_ERROR = 0, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG }
 typedef struct AuthFile AuthFile; /* proxy/auth.h */
 
 /* One [databases] entry. The line's value is a libpq conninfo (key=value form or URI); the
- * pgpin-only keys pool_size=, min_pool_size=, pool_mode= are taken out of it (as PgBouncer
- * does) and the rest is handed to libpq verbatim. */
+ * pgpin-only keys pool_size=, min_pool_size=, pool_mode=, write_rate=, write_burst= are taken
+ * out of it (as PgBouncer does) and the rest is handed to libpq verbatim. */
 typedef struct CfgDatabase {
     char *name;        /* client-facing name; "*" is the fallback entry */
     char *conninfo;    /* libpq conninfo with pgpin-only keys removed */
@@ -45,6 +45,8 @@ typedef struct CfgDatabase {
     int pool_size;     /* resolved: entry's pool_size= or [pgpin] default_pool_size */
     int min_pool_size; /* resolved: entry's min_pool_size= or [pgpin] min_pool_size */
     CfgPoolMode pool_mode;
+    int write_rate;  /* resolved: entry's write_rate= or [pgpin] write_rate; 0 = off */
+    int write_burst; /* resolved likewise; 0 = a tenth of write_rate, at least 1 */
 } CfgDatabase;
 
 typedef struct Config {
@@ -87,6 +89,9 @@ typedef struct Config {
     double limits_refresh_interval;    /* seconds between budget readings, default 5 */
     double query_wait_notice;          /* seconds before a waiting client is told; 0 = never */
     char *metrics_listen;              /* "host:port" for /metrics; "" = off; restart */
+    int write_rate;                    /* writes/s per server; 0 = no shaping */
+    int write_burst;                   /* 0 = write_rate / 10, at least 1 */
+    double write_max_wait;             /* seconds a write may wait; 0 = no limit */
     CfgLogLevel log_level;             /* default info */
     int workers;                       /* default 0 = number of cores; restart */
 

@@ -16,7 +16,7 @@
 
 /* Reads asked for by pools come no closer together than this (seconds), and when the grant is
  * already the whole budget, no closer than BUDGET_FULL_GAP: only others leaving can help. */
-#define BUDGET_MIN_GAP  0.02
+#define BUDGET_MIN_GAP  0.005
 #define BUDGET_FULL_GAP 0.5
 /* Granted when the server cannot be read: the pools' own sizes are the only cap then. */
 #define BUDGET_UNCAPPED (INT_MAX / 2)
@@ -89,8 +89,7 @@ bool budget_parse(const PGresult *settings, const PGresult *backends, const PGre
 
 /* ---- Finding a server's Budget ---- */
 
-/* "host:port,..." for a conninfo, with libpq's defaults for what it leaves out. */
-static char *server_key(const char *conninfo)
+char *budget_server_key(const char *conninfo)
 {
     char *errmsg = NULL, buf[512];
     PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
@@ -132,7 +131,7 @@ static void set_login(Budget *l, const char *conninfo, const char *user, const c
 /* Whether the server a [databases] conninfo leads to is l's. */
 static bool same_server(const Budget *l, const char *conninfo)
 {
-    char *k = server_key(conninfo);
+    char *k = budget_server_key(conninfo);
     bool same = k && strcmp(k, l->key) == 0;
     free(k);
     return same;
@@ -140,7 +139,7 @@ static bool same_server(const Budget *l, const char *conninfo)
 
 Budget *budget_get(Root *root, const char *conninfo, const char *user, const char *dbname)
 {
-    char *key = server_key(conninfo);
+    char *key = budget_server_key(conninfo);
     Budget *l;
     if (!key) return NULL;
     pthread_mutex_lock(&root->lock);
@@ -200,6 +199,9 @@ void budget_pid_add(Budget *l, int pid)
     /* Out of memory: the pid is seen as another's, which only makes the budget smaller. */
     if (l->npids < l->cappids) l->pids[l->npids++] = pid;
     pthread_mutex_unlock(&l->lock);
+    /* Now visible as ours: the next step of growth can be granted. */
+    if (atomic_load(&l->nstarved) > 0 && !atomic_exchange(&l->want_read, true))
+        budget_wake(l->root);
 }
 
 void budget_pid_del(Budget *l, int pid)
@@ -360,9 +362,13 @@ static void ctl_reading_done(Budget *l)
         ctl_failed(l, err);
         return;
     }
-    /* Grow by half of what is free, so two instances growing at once stay inside it. */
-    int inuse = atomic_load(&l->inuse), free = f.budget - inuse;
-    int grant = free > 1 ? inuse + (free + 1) / 2 : f.budget;
+    /* Grow by a step past the connections the server already shows as ours: another pgpin
+     * cannot see what we were granted but have not opened yet, so the step bounds how far two
+     * instances growing at once can overshoot together; half the headroom each covers it. */
+    int step = f.headroom / 2 > 1 ? f.headroom / 2 : 1;
+    int grant = f.ours + step < f.budget ? f.ours + step : f.budget;
+    if (grant < atomic_load(&l->inuse) && f.budget >= atomic_load(&l->inuse))
+        grant = atomic_load(&l->inuse); /* not proven over budget: keep what is open */
     int old = atomic_exchange(&l->grant, grant);
     BudgetState was = (BudgetState)atomic_exchange(&l->state, BUDGET_OK);
     if (was != BUDGET_OK)

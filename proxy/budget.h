@@ -9,8 +9,10 @@
  * Every pool that leads to that server (on any worker) draws from the budget through
  * budget_reserve(); pgpin's own server connections, including the control connection, count
  * as "in use". Another pgpin in front of the same server sees ours as "others" and we see its
- * as ours: they share the server without talking. Growth is granted in halves of what is free
- * (then read again), so two instances growing at once stay inside the budget between them. */
+ * as ours: they share the server without talking. Growth is granted a step at a time past
+ * the connections the server already shows as ours (then read again): the other instance
+ * cannot see grants, only connections, so the step (half the headroom, at least 1) bounds how
+ * far two instances growing at once overshoot together; the headroom covers it. */
 #ifndef PGPIN_BUDGET_H
 #define PGPIN_BUDGET_H
 
@@ -61,6 +63,10 @@ int budget_headroom(double pct, int abs, int max_connections);
 bool budget_parse(const PGresult *settings, const PGresult *backends, const PGresult *roles,
                   const int *ours, int nours, const char *role, double headroom_pct,
                   int headroom_abs, BudgetFacts *f, char *err, size_t errlen);
+
+/* "host:port[,host:port...]" for a conninfo, libpq's defaults for what it leaves out: what
+ * identifies a server (Budget.key). Caller frees; NULL when out of memory. */
+char *budget_server_key(const char *conninfo);
 
 /* ---- The live budget per server ---- */
 

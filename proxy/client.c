@@ -2,11 +2,13 @@
  * then a relay to the server the client owns for its session. */
 #include "client.h"
 
+#include "admin.h"
 #include "auto.h"
 #include "budget.h"
 #include "conn.h"
 #include "log.h"
 #include "login.h"
+#include "pause.h"
 #include "tls.h"
 #include "worker.h"
 #include "pool.h"
@@ -18,6 +20,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -33,6 +36,23 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg);
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void client_queue(Client *cl);
 static void client_relay(Client *cl);
+
+/* The peer's address for SHOW CLIENTS (admin.c), read once. */
+static void client_peer(Client *cl)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(cl->fd, (struct sockaddr *)&ss, &len) != 0) return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, cl->peer_addr, sizeof cl->peer_addr);
+        cl->peer_port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, cl->peer_addr, sizeof cl->peer_addr);
+        cl->peer_port = ntohs(a->sin6_port);
+    }
+}
 
 static void timer_start(Client *cl, double seconds)
 {
@@ -63,6 +83,8 @@ void client_accept(Proxy *px, evutil_socket_t fd)
     px->nclients++;
     atomic_fetch_add(&px->root->nclients, 1);
     cl->fd = fd;
+    cl->accepted_at = proxy_now();
+    client_peer(cl);
     /* The plain bufferevent does not own fd: a TLS one replaces it after SSLRequest. */
     cl->bev = bufferevent_socket_new(px->base, fd, 0);
     cl->timer = evtimer_new(px->base, client_timer_cb, cl);
@@ -162,6 +184,10 @@ static void client_login_ok(Client *cl)
     Proxy *px = cl->px;
     char msg[300];
     login_free(cl);
+    if (admin_wanted(cl)) { /* database "pgpin": pgpin's own console (admin.c) */
+        admin_start(cl);
+        return;
+    }
     const CfgDatabase *db = cfg_find_db(cl->cfg, cl->database);
     if (!db) {
         snprintf(msg, sizeof msg, "database \"%.200s\" does not exist in pgpin's [databases]",
@@ -176,13 +202,6 @@ static void client_login_ok(Client *cl)
     }
     cl->pool = pool;
     log_info(cl->tag, "login %s@%s", cl->user, cl->database);
-    /* Authenticated: say so now, so a NOTICE can tell a waiting client why it waits
-     * (libpq accepts notices only after AuthenticationOk). */
-    WireBuf b;
-    wire_buf_init(&b);
-    wire_build_auth_ok(&b);
-    cl->auth_ok_sent = conn_send(cl->bev, &b);
-    wire_buf_free(&b);
     client_queue(cl);
 }
 
@@ -219,8 +238,12 @@ static void client_wait_notice(Client *cl)
     client_wait_reason(cl, why, sizeof why);
     snprintf(msg, sizeof msg, "pgpin: waiting %.0f s for a server connection: %s", waited, why);
     wire_buf_init(&b);
+    /* libpq takes notices only after AuthenticationOk. It is sent as late as this so that a
+     * login the server refuses at once looks as it would from Postgres (no AuthenticationOk
+     * before the error). */
+    if (!cl->auth_ok_sent) wire_build_auth_ok(&b);
     wire_build_notice(&b, "00000", msg);
-    conn_send(cl->bev, &b);
+    cl->auth_ok_sent = conn_send(cl->bev, &b);
     wire_buf_free(&b);
     if (limit > 0) timer_start(cl, limit - waited > 0.001 ? limit - waited : 0.001);
 }
@@ -387,6 +410,7 @@ void client_attached(Client *cl)
     cl->started = true;
     wire_buf_init(&b);
     if (!cl->auth_ok_sent) wire_build_auth_ok(&b);
+    cl->auth_ok_sent = true; /* a wait NOTICE in a later auto-mode wait must not send it again */
     for (int i = 0; i < sv->params.n; i++)
         wire_build_param_status(&b, sv->params.name[i], sv->params.value[i]);
     wire_build_backend_key(&b, cl->key_pid, cl->key_secret);
@@ -481,6 +505,7 @@ static void client_relay(Client *cl)
             client_close(cl, "client terminated");
             return;
         }
+        if (cl->pool->paused && pause_hold(cl)) break; /* PAUSE: held at a boundary (pause.c) */
         if (cl->auto_mode && !cl->pin_reason) {
             int r = client_auto_msg(cl, sv, in, type, len);
             if (r < 0) return;
@@ -563,6 +588,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
         cl->last_active = proxy_now();
         client_idle_read(cl);
         break;
+    case CL_ADMIN: admin_read(cl); break;
     case CL_FLUSH_CLOSE: evbuffer_drain(bufferevent_get_input(bev), (size_t)-1); break;
     case CL_CLOSED: break;
     }
@@ -685,7 +711,8 @@ void client_drain(Client *cl)
     switch (cl->state) {
     case CL_STARTUP:
     case CL_AUTH:
-    case CL_WAITING: client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN, "pgpin is shutting down"); break;
+    case CL_WAITING:
+    case CL_ADMIN: client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN, "pgpin is shutting down"); break;
     case CL_IDLE:
         client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
                     "terminating connection due to administrator command");
@@ -709,8 +736,9 @@ void client_janitor(Proxy *px)
     if (idle <= 0) return;
     for (cl = TAILQ_FIRST(&px->clients); cl; cl = next) {
         next = TAILQ_NEXT(cl, link);
-        bool quiet = cl->state == CL_IDLE ||
-                     (cl->state == CL_ACTIVE && cl->server && server_is_clean(cl->server));
+        /* A client PAUSE holds is not idle: its next message is waiting for RESUME. */
+        bool quiet = cl->state == CL_IDLE || (cl->state == CL_ACTIVE && !cl->held && cl->server &&
+                                              server_is_clean(cl->server));
         if (quiet && now - cl->last_active > idle)
             client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN,
                         "closing connection after client_idle_timeout");
@@ -724,6 +752,7 @@ void client_free(Client *cl)
     if (cl->timer) event_free(cl->timer);
     login_free(cl);
     auto_client_free(cl);
+    admin_free(cl);
     params_free(&cl->want);
     cfg_unref(cl->cfg);
     free(cl->startup);

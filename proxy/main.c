@@ -1,8 +1,10 @@
 /* main.c - command line, config load, workers, signals and the main loop. The main thread owns
  * signals and the configuration; workers run the proxy (worker.c). */
 #include "budget.h"
+#include "checkup.h"
 #include "config.h"
 #include "log.h"
+#include "pause.h"
 #include "pool.h"
 #include "proxy.h"
 #include "tls.h"
@@ -23,9 +25,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "pgpin %s - a session-aware PostgreSQL proxy for DBOS\n\n"
-            "Usage: pgpin CONFIG      run the proxy with the INI file CONFIG\n"
-            "       pgpin --version   print the version\n"
-            "       pgpin --help      this text\n\n"
+            "Usage: pgpin CONFIG         run the proxy with the INI file CONFIG\n"
+            "       pgpin check CONFIG   check every [databases] server: reachable, its\n"
+            "                            connection budget, LISTEN/NOTIFY end to end; prints a\n"
+            "                            table, exits 0 all pass, 1 any failure, 2 bad config\n"
+            "       pgpin --version      print the version\n"
+            "       pgpin --help         this text\n\n"
             "Signals: SIGHUP reloads CONFIG, SIGTERM drains (finish transactions, up to\n"
             "shutdown_timeout), SIGINT stops at once. Logs go to stderr.\n",
             PGPIN_VERSION);
@@ -43,14 +48,31 @@ static bool tls_build(const Config *cfg, SSL_CTX **out)
     return true;
 }
 
+/* Tell every worker reload attempt seq is over (after its MSG_RELOAD, in queue order): the
+ * admin console's RELOAD answers then. text: the error, or keys that need a restart. */
+static void reload_notify(Root *root, unsigned seq, bool ok, const char *text)
+{
+    for (int i = 0; i < root->nworkers; i++) {
+        Msg *m = calloc(1, sizeof *m);
+        if (!m) continue;
+        m->kind = MSG_RELOADED;
+        m->seq = seq;
+        m->ok = ok;
+        m->text = text && text[0] ? strdup(text) : NULL;
+        worker_post(root->workers[i], m);
+    }
+}
+
 static void reload(Root *root)
 {
-    char err[512], keys[256];
+    char err[512], keys[256] = "";
     SSL_CTX *tls = NULL;
+    unsigned seq = atomic_fetch_add(&root->reload_seq, 1) + 1;
     Config *cfg = cfg_load(root->cfg_path, err, sizeof err);
     if (!cfg || !tls_build(cfg, &tls)) {
         log_error(NULL, "reload failed, keeping the running configuration: %s",
                   cfg ? "client TLS setup failed" : err);
+        reload_notify(root, seq, false, cfg ? "client TLS setup failed" : err);
         cfg_unref(cfg);
         return;
     }
@@ -70,6 +92,7 @@ static void reload(Root *root)
         worker_post(root->workers[i], m);
     }
     log_info(NULL, "configuration reloaded from %s", root->cfg_path);
+    reload_notify(root, seq, true, keys);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -173,6 +196,8 @@ static void root_free(Root *root)
 {
     /* Workers still running (start-up failed half way) are told to stop, then joined. */
     worker_broadcast(root, MSG_STOP, NULL);
+    for (int i = 0; i < root->nworkers; i++)
+        worker_join(root->workers[i]);
     for (int i = 0; i < root->nworkers; i++) {
         worker_free(root->workers[i]);
         free(root->workers[i]);
@@ -180,6 +205,7 @@ static void root_free(Root *root)
     free(root->workers);
     pool_shared_free(root);
     budget_free_all(root);
+    pause_free(root);
     if (root->budget_fd >= 0) close(root->budget_fd);
     struct event *evs[] = {root->sig_hup, root->sig_term, root->sig_int, root->exit_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
@@ -191,8 +217,28 @@ static void root_free(Root *root)
     pthread_mutex_destroy(&root->lock);
 }
 
+/* pgpin check CONFIG: no proxy, no threads; the exit status is checkup_run's. */
+static int main_check(const char *path)
+{
+    char err[512];
+    Config *cfg = cfg_load(path, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "pgpin check: %s\n", err);
+        return CHECKUP_EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int rc = checkup_run(cfg, stdout);
+    cfg_unref(cfg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "check") == 0) {
+        if (argc == 3) return main_check(argv[2]);
+        usage(stderr);
+        return CHECKUP_EXIT_USAGE;
+    }
     if (argc != 2) {
         usage(stderr);
         return 2;

@@ -5,6 +5,7 @@
 #include "budget.h"
 #include "client.h"
 #include "log.h"
+#include "pause.h"
 #include "server.h"
 #include "pqmsg.h"
 #include "worker.h"
@@ -56,18 +57,22 @@ void pool_shared_free(Root *root)
     root->shared = NULL;
 }
 
+/* Starved pools are counted per (database, user) across workers, then per server. */
 static void pool_set_starved(Pool *pool, bool starved)
 {
     if (pool->starved == starved) return;
     pool->starved = starved;
-    atomic_fetch_add(&pool->budget->nstarved, starved ? 1 : -1);
+    int before = atomic_fetch_add(&pool->shared->nstarved, starved ? 1 : -1);
+    if (starved && before == 0) atomic_fetch_add(&pool->budget->nstarved, 1);
+    if (!starved && before == 1) atomic_fetch_sub(&pool->budget->nstarved, 1);
 }
 
 /* While other pools of the same server starve, a pool holds no more than an even share of
  * the grant (max-min fairness across pools; FIFO within each). */
 static bool pool_over_share(const Pool *pool, int have)
 {
-    int starved = atomic_load(&pool->budget->nstarved), others = starved - pool->starved;
+    int starved = atomic_load(&pool->budget->nstarved);
+    int others = starved - (atomic_load(&pool->shared->nstarved) > 0);
     if (others <= 0) return false;
     int share = atomic_load(&pool->budget->grant) / (others + 1);
     return have >= (share < 1 ? 1 : share);
@@ -85,7 +90,8 @@ static bool pool_reserve(Pool *pool)
         return true;
     }
     atomic_fetch_sub(&pool->shared->nservers, 1);
-    pool_set_starved(pool, true);
+    /* Only clients waiting make a pool starved (min_pool_size top-ups do not). */
+    pool_set_starved(pool, pool->nwaiting > pool->nconnecting);
     return false;
 }
 
@@ -175,11 +181,15 @@ Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char 
         return NULL;
     }
     pool_set_target(pool, db);
+    pool->paused = pause_is_paused(px->root, dbname); /* PAUSE came before the pool (pause.c) */
     TAILQ_INIT(&pool->servers);
     TAILQ_INIT(&pool->idle);
     TAILQ_INIT(&pool->waiters);
     TAILQ_INSERT_TAIL(&px->pools, pool, link);
     log_info(NULL, "new pool %s/%s (size %d)", dbname, user, pool->size);
+    if (pool->size < 5)
+        log_warn(NULL, "pool %s/%s: pool_size %d is below 5, the smallest pool DBOS advises",
+                 dbname, user, pool->size);
     return pool;
 }
 
@@ -278,6 +288,8 @@ static const char *pool_reuse_refusal(Server *sv)
     if (!server_is_clean(sv)) return "released in a transaction or mid-request";
     if (sv->px->draining) return "shutting down";
     if (pool->orphan || sv->generation != pool->generation) return "configuration changed";
+    if (!sv->pinned && atomic_load(&pool->shared->nservers) > pool->size)
+        return "pool_size lowered";
     if (cfg->server_lifetime > 0 && proxy_now() - sv->created_at > cfg->server_lifetime)
         return "server_lifetime reached";
     return NULL;
@@ -455,6 +467,11 @@ void pool_reload(Proxy *px)
             }
         }
         pool_set_target(pool, db);
+        /* A smaller pool_size: idle servers above it go now, busy ones when released. */
+        Server *sv;
+        while (atomic_load(&pool->shared->nservers) > pool->size &&
+               (sv = TAILQ_LAST(&pool->idle, Server_tq)) != NULL)
+            server_close(sv, "pool_size lowered");
         pool_service(pool);
     }
 }

@@ -56,6 +56,7 @@ typedef enum {
     CL_WAITING,     /* in a pool's FIFO, or its server is syncing parameters */
     CL_ACTIVE,      /* linked to a server, relaying */
     CL_IDLE,        /* pool_mode = auto: between transactions, holds no server */
+    CL_ADMIN,       /* talking to pgpin's admin console (admin.c), no server */
     CL_FLUSH_CLOSE, /* writing a last message, then closed */
     CL_CLOSED,      /* on the reaper's list */
 } ClientState;
@@ -91,6 +92,12 @@ struct Client {
     const char *pin_reason;   /* why it keeps its server for life (static text); NULL = not */
     uint64_t state_sig;       /* its session state's hash when it queued (server affinity) */
     struct AutoState *autost; /* recorded session state (NULL in session mode) */
+    /* Admin console and snapshots (admin.c, pause.c, snapshot.c): */
+    struct Admin *admin; /* CL_ADMIN: the console session */
+    bool held;           /* PAUSE: reading stopped at a transaction boundary until RESUME */
+    uint16_t peer_port;  /* peer address, read at accept */
+    char peer_addr[46];  /* INET6_ADDRSTRLEN; "" when unknown */
+    double accepted_at;  /* proxy_now() at accept */
 };
 
 typedef enum {
@@ -168,17 +175,33 @@ struct SharedPool {
     atomic_int nwaiting; /* clients queued, all workers */
     Server *handoff;     /* idle servers given up for another worker (root->lock) */
     atomic_int nhandoff; /* its length, to peek without the lock */
+    atomic_int nstarved; /* workers whose pool for it waits on the server's budget */
 };
 
-typedef enum { MSG_RELOAD, MSG_DRAIN, MSG_STOP, MSG_CANCEL, MSG_SERVICE } MsgKind;
+typedef enum {
+    MSG_RELOAD,
+    MSG_DRAIN,
+    MSG_STOP,
+    MSG_CANCEL,
+    MSG_SERVICE,
+    MSG_RELOADED,      /* a reload attempt finished (after its MSG_RELOAD, if it succeeded) */
+    MSG_SNAPSHOT,      /* fill this worker's part of a snapshot (snapshot.c) */
+    MSG_SNAPSHOT_DONE, /* to the origin: every part is filled */
+    MSG_PAUSE,         /* PAUSE [db] (pause.c) */
+    MSG_RESUME,        /* RESUME [db] */
+} MsgKind;
 
 /* A message to a worker, posted by another thread (worker_post). */
 typedef struct Msg {
     struct Msg *next;
     MsgKind kind;
-    Config *cfg;            /* MSG_RELOAD: a reference for the worker */
-    struct ssl_ctx_st *tls; /* MSG_RELOAD: a reference (or NULL) */
-    uint32_t pid, key;      /* MSG_CANCEL */
+    Config *cfg;               /* MSG_RELOAD: a reference for the worker */
+    struct ssl_ctx_st *tls;    /* MSG_RELOAD: a reference (or NULL) */
+    uint32_t pid, key;         /* MSG_CANCEL */
+    unsigned seq;              /* MSG_RELOADED: root->reload_seq of that attempt */
+    bool ok;                   /* MSG_RELOADED: the new config is in place */
+    char *text;                /* owned: PAUSE/RESUME database (NULL = all), RELOADED error */
+    struct Snapshot *snapshot; /* MSG_SNAPSHOT, MSG_SNAPSHOT_DONE (shared, see snapshot.h) */
 } Msg;
 
 /* Process-wide state, owned by the main thread; workers read it or use its atomics/lock. */
@@ -199,6 +222,11 @@ struct Root {
     int budget_fd;          /* eventfd: a worker wants a budget read now */
     struct event *budget_ev, *budget_timer;
     int exit_code;
+    atomic_uint reload_seq; /* reload attempts started (main thread increments) */
+    /* PAUSE state, so pools created later start paused (pause.c; under lock): */
+    bool paused_all;
+    char **paused_dbs;
+    int npaused_dbs;
 };
 
 /* One worker: a thread with its own event loop, listeners, clients, pools and servers. The
@@ -226,6 +254,7 @@ struct Proxy {
     struct SqlCache *sqlcache; /* statement classification for auto mode (made on first use) */
     uint32_t next_id;
     uint64_t rng;
+    struct Metrics *metrics; /* worker 0 with metrics_listen set: the /metrics endpoint */
 };
 
 double proxy_now(void);

@@ -93,7 +93,9 @@ Server *server_open(Pool *pool)
     sv->budget = pool->budget;
     sv->created_at = proxy_now();
     sv->txstatus = 'I';
-    snprintf(sv->tag, sizeof sv->tag, "S-%u", ++px->next_id);
+    /* The worker's index in the top byte, as for clients: tags are unique process-wide. */
+    snprintf(sv->tag, sizeof sv->tag, "S-%u",
+             (uint32_t)px->index << 24 | (++px->next_id & 0xffffff));
     TAILQ_INSERT_TAIL(&pool->servers, sv, link);
     pool->nservers++;
     pool->nconnecting++;

@@ -358,6 +358,53 @@ void wire_build_ready(WireBuf *b, char txstatus)
     wire_msg_end(b);
 }
 
+void wire_build_row_description(WireBuf *b, int n, const char *const *names, const uint32_t *types)
+{
+    wire_msg_begin(b, PqMsg_RowDescription);
+    wire_put_i16(b, (int16_t)n);
+    for (int i = 0; i < n; i++) {
+        /* Fixed-size types say their size (int8 8, bool 1); the rest are varlena (-1). */
+        int16_t typlen = types[i] == 20 ? 8 : types[i] == 16 ? 1 : -1;
+        wire_put_string(b, names[i]);
+        wire_put_i32(b, 0); /* no table */
+        wire_put_i16(b, 0);
+        wire_put_i32(b, (int32_t)types[i]);
+        wire_put_i16(b, typlen);
+        wire_put_i32(b, -1); /* typmod */
+        wire_put_i16(b, 0);  /* text format */
+    }
+    wire_msg_end(b);
+}
+
+void wire_build_data_row(WireBuf *b, int n, const char *const *cells)
+{
+    wire_msg_begin(b, PqMsg_DataRow);
+    wire_put_i16(b, (int16_t)n);
+    for (int i = 0; i < n; i++) {
+        if (!cells[i]) {
+            wire_put_i32(b, -1);
+            continue;
+        }
+        size_t len = strlen(cells[i]);
+        wire_put_i32(b, (int32_t)len);
+        wire_put_bytes(b, cells[i], len);
+    }
+    wire_msg_end(b);
+}
+
+void wire_build_command_complete(WireBuf *b, const char *tag)
+{
+    wire_msg_begin(b, PqMsg_CommandComplete);
+    wire_put_string(b, tag);
+    wire_msg_end(b);
+}
+
+void wire_build_empty_query(WireBuf *b)
+{
+    wire_msg_begin(b, PqMsg_EmptyQueryResponse);
+    wire_msg_end(b);
+}
+
 void wire_build_query(WireBuf *b, const char *sql)
 {
     wire_msg_begin(b, PqMsg_Query);

@@ -108,6 +108,13 @@ void wire_build_param_status(WireBuf *b, const char *name, const char *value);
 void wire_build_backend_key(WireBuf *b, uint32_t pid, uint32_t key);
 void wire_build_ready(WireBuf *b, char txstatus);
 void wire_build_query(WireBuf *b, const char *sql);
+/* RowDescription of n text-format columns: names and type OIDs (25 text, 20 int8, 16 bool,
+ * 1700 numeric). */
+void wire_build_row_description(WireBuf *b, int n, const char *const *names, const uint32_t *types);
+/* DataRow of n text cells; a NULL cell is SQL NULL. */
+void wire_build_data_row(WireBuf *b, int n, const char *const *cells);
+void wire_build_command_complete(WireBuf *b, const char *tag);
+void wire_build_empty_query(WireBuf *b);
 void wire_build_negotiate_version(WireBuf *b, uint32_t newest_minor, int nunrec,
                                   const char *const *unrecognized);
 

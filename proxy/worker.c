@@ -4,10 +4,14 @@
  * poking its eventfd, so the data path takes no lock. */
 #include "worker.h"
 
+#include "admin.h"
 #include "client.h"
 #include "log.h"
+#include "metrics.h"
+#include "pause.h"
 #include "pool.h"
 #include "server.h"
+#include "snapshot.h"
 #include "sql.h"
 
 #include <errno.h>
@@ -136,7 +140,22 @@ static void worker_handle(Proxy *w, Msg *m)
     case MSG_STOP: event_base_loopexit(w->base, NULL); break;
     case MSG_CANCEL: client_cancel_local(w, m->pid, m->key); break;
     case MSG_SERVICE: pool_service_all(w); break;
+    case MSG_RELOADED: admin_reloaded(w, m->seq, m->ok, m->text); break;
+    case MSG_SNAPSHOT: snapshot_fill(w, m->snapshot); break;
+    case MSG_SNAPSHOT_DONE: snapshot_finish(w, m->snapshot); break;
+    case MSG_PAUSE:
+    case MSG_RESUME: pause_apply(w, m->kind == MSG_PAUSE, m->text); break;
     }
+}
+
+/* Free a message; one never handled (its worker stopped) lets go of its snapshot too. */
+static void msg_free(Msg *m, bool handled)
+{
+    if (!handled) snapshot_drop(m);
+    cfg_unref(m->cfg);
+    if (m->tls) SSL_CTX_free(m->tls);
+    free(m->text);
+    free(m);
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -161,9 +180,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     while (rev) {
         Msg *next = rev->next;
         worker_handle(w, rev);
-        cfg_unref(rev->cfg);
-        if (rev->tls) SSL_CTX_free(rev->tls);
-        free(rev);
+        msg_free(rev, true);
         rev = next;
     }
 }
@@ -239,6 +256,8 @@ bool worker_init(Proxy *w, Root *root, int index, Config *cfg, struct ssl_ctx_st
     if (!w->janitor || !w->reaper || !w->wake_ev) return false;
     event_add(w->janitor, &sec);
     event_add(w->wake_ev, NULL);
+    /* /metrics lives on worker 0's loop: snapshots start from there. */
+    if (index == 0 && cfg->metrics_listen[0] && !(w->metrics = metrics_start(w))) return false;
     return worker_listen(w);
 }
 
@@ -266,9 +285,15 @@ bool worker_start(Proxy *w)
     return true;
 }
 
-void worker_free(Proxy *w)
+void worker_join(Proxy *w)
 {
     if (w->started) pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+void worker_free(Proxy *w)
+{
+    worker_join(w);
     Client *cl;
     Pool *pool;
     w->draining = true; /* released servers close instead of resetting; nothing reopens */
@@ -286,15 +311,15 @@ void worker_free(Proxy *w)
         pool_free(pool);
     }
     worker_close_listeners(w);
+    metrics_free(w->metrics);
+    w->metrics = NULL;
     struct event *evs[] = {w->janitor, w->reaper, w->shutdown_timer, w->wake_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i]) event_free(evs[i]);
     Msg *m = w->mq;
     while (m) {
         Msg *next = m->next;
-        cfg_unref(m->cfg);
-        if (m->tls) SSL_CTX_free(m->tls);
-        free(m);
+        msg_free(m, false);
         m = next;
     }
     if (w->wake_fd >= 0) close(w->wake_fd);

@@ -22,7 +22,10 @@ bool worker_start(Proxy *w);
 void worker_post(Proxy *w, Msg *m);
 /* Post a message of `kind` to every worker but `except` (NULL: all). */
 void worker_broadcast(Root *root, MsgKind kind, const Proxy *except);
-/* Join the thread (if started) and free everything the worker owns. */
+/* Wait for the worker's thread to end (if it was started). */
+void worker_join(Proxy *w);
+/* Join the thread (if started) and free everything the worker owns. Join every worker first:
+ * a running one may still post to the others. */
 void worker_free(Proxy *w);
 
 #endif

@@ -71,6 +71,7 @@ part_main() {
     if ! suite_start main "$(suite_db_line appdb)" "pool_mode = auto
 default_pool_size = 4
 query_wait_timeout = 60
+admin_users = postgres
 workers = 1"; then
         it_fail "main: pgpin starts" "see $LOG"
         return

@@ -254,6 +254,25 @@ END_TEST
 
 /* ---- LISTEN ---- */
 
+/* Column `name` of the SHOW CLIENTS row of client c (its BackendKeyData pid is pgpin's id),
+ * as a malloc'd string ("" for NULL). */
+static char *show_client(PGconn *admin, PGconn *c, const char *name)
+{
+    char id[32];
+    snprintf(id, sizeof id, "C-%u", (unsigned)PQbackendPID(c));
+    PGresult *r = it_exec_res(admin, "SHOW CLIENTS");
+    int cid = PQfnumber(r, "id"), cw = PQfnumber(r, "worker"), cn = PQfnumber(r, name);
+    ck_assert(cid >= 0 && cw >= 0 && cn >= 0);
+    char *v = NULL;
+    for (int i = 0; i < PQntuples(r) && !v; i++)
+        if (strcmp(PQgetvalue(r, i, cid), id) == 0 &&
+            (unsigned)atoi(PQgetvalue(r, i, cw)) == (unsigned)PQbackendPID(c) >> 24)
+            v = strdup(PQgetvalue(r, i, cn));
+    PQclear(r);
+    ck_assert_msg(v != NULL, "%s not in SHOW CLIENTS", id);
+    return v;
+}
+
 /* Notifications received by c within ms, appended to got (payloads joined by ','). */
 static int drain_notifies(PGconn *c, int ms, char *got, size_t gotlen)
 {
@@ -314,6 +333,21 @@ START_TEST(listen_pinned)
     ck_assert_int_eq(pid_of(lc), lpid);
     printf("# listener kept backend %d; the sender used %d backends\n", lpid, senders.n);
     ck_assert_msg(senders.n >= 2, "the sender never switched servers (%d)", senders.n);
+    /* SHOW CLIENTS says who is pinned and why; SHOW POOLS the mode. */
+    PGconn *a = it_connect(IT_PROXY, "pgpin", NULL);
+    char *v = show_client(a, lc, "pinned");
+    ck_assert_str_eq(v, "LISTEN");
+    free(v);
+    v = show_client(a, s, "pinned");
+    ck_assert_str_eq(v, "");
+    free(v);
+    v = show_client(a, s, "state");
+    ck_assert_str_eq(v, "idle");
+    free(v);
+    PGresult *r = it_exec_res(a, "SHOW POOLS");
+    ck_assert_str_eq(PQgetvalue(r, 0, PQfnumber(r, "pool_mode")), "auto");
+    PQclear(r);
+    PQfinish(a);
     PQfinish(s);
     PQfinish(lc);
 }

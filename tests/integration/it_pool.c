@@ -79,7 +79,8 @@ static void *sampler_main(void *arg)
         return NULL;
     }
     const char *q = "SELECT count(*) FROM pg_stat_activity WHERE datname = '" POOL_DB
-                    "' AND backend_type = 'client backend' AND pid <> pg_backend_pid()";
+                    "' AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                    "AND application_name <> 'pgpin-limits'"; /* its budget reader */
     for (int i = 0; i < 100000 && !atomic_load(&s->stop); i++) {
         PGresult *r = PQexec(c, q);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {

@@ -6,6 +6,7 @@
 #   pg_free_port                print a free TCP port in [20000, 32767] on 127.0.0.1
 #   pg_start / pg_stop          throwaway Postgres 15 (sets PG_PORT, PG_DIR, PG_SOCKDIR)
 #   pg_psql ARGS...             psql straight to the throwaway Postgres (as user postgres)
+#   pgb_start DIR PORT DBLINES [SETTINGS]  Debian's PgBouncer on 127.0.0.1:PORT (sets PGB_PID)
 #   pgpin_write_config FILE PORT [DBLINES]  generate a pgpin config pointing at PG_PORT
 #   pgpin_start BIN CONFIG LOG  start pgpin in the background (sets PGPIN_PID, PGPIN_PORT)
 #   pgpin_alive PID / pgpin_stop PID [SIG] [SECS]
@@ -18,6 +19,7 @@ PG_DEB_PACKAGES=(libevent-dev libssl-dev libpq-dev libpg-query-dev libinih-dev c
     cmake postgresql-15 pgbouncer python3-psycopg gcc make clang-format clang-14 libclang-rt-14-dev
     libpostgresql-jdbc-java openjdk-17-jdk-headless)
 PG_CLEANUPS=()
+PGB_BIN=${PGB_BIN:-/usr/sbin/pgbouncer}
 
 pg_log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 pg_die() {
@@ -156,6 +158,43 @@ pg_psql() {
 }
 # Conninfo strings (no dbname) for libpq clients.
 pg_direct_conninfo() { echo "host=127.0.0.1 port=$PG_PORT user=postgres"; }
+
+# pgb_start DIR PORT DBLINES [SETTINGS]: PgBouncer on 127.0.0.1:PORT in front of the
+# throwaway cluster, its files in DIR (created; DIR's parents must let user postgres through).
+# DBLINES is its [databases] section, SETTINGS more [pgbouncer] lines (pool_mode, pool sizes,
+# ...). auth_type = trust with postgres in its auth_file, as the cluster trusts everyone.
+# PgBouncer refuses to run as root: -u drops to postgres, and it stays in the foreground, so
+# PGB_PID is PgBouncer itself (stop it with pgpin_stop PGB_PID; a cleanup is registered).
+# Output goes to PGB_STDERR (default DIR/pgbouncer.stderr). Returns 1, with the log tails on
+# stderr, when it does not listen within 20 s.
+pgb_start() {
+    local dir=$1 port=$2 dblines=$3 settings=${4:-} err
+    err=${PGB_STDERR:-$dir/pgbouncer.stderr}
+    mkdir -p "$dir"
+    echo '"postgres" ""' >"$dir/userlist.txt"
+    cat >"$dir/pgbouncer.ini" <<EOF
+[databases]
+$dblines
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+admin_users = postgres
+logfile = $dir/pgbouncer.log
+$settings
+EOF
+    chown -R postgres:postgres "$dir"
+    env --default-signal=INT,QUIT "$PGB_BIN" -u postgres "$dir/pgbouncer.ini" \
+        >>"$err" 2>&1 </dev/null &
+    PGB_PID=$!
+    pg_on_cleanup "pgpin_stop $PGB_PID INT 10"
+    pg_wait_port "$port" 20 "$PGB_PID" && return 0
+    tail -20 "$dir/pgbouncer.log" "$err" >&2
+    return 1
+}
 
 # --- (f) pgpin ---------------------------------------------------------------------------------
 # pgpin_write_config FILE LISTEN_PORT [DATABASE_LINES]: a complete config; PGPIN_CFG_EXTRA adds
