@@ -35,12 +35,36 @@ static void pending_clear(AutoState *st)
     st->npending = 0;
 }
 
+static void parses_clear(AutoState *st)
+{
+    for (int i = st->parse_head; i < st->nparses; i++)
+        free(st->parses[i].name);
+    st->nparses = st->parse_head = 0;
+}
+
+static bool parses_push(AutoState *st, uint32_t seq, const char *name)
+{
+    if (st->parse_head > 0 && st->parse_head == st->nparses) st->nparses = st->parse_head = 0;
+    if (st->nparses == st->capparses) {
+        int cap = st->capparses ? st->capparses * 2 : 4;
+        AutoParse *a = realloc(st->parses, (size_t)cap * sizeof *a);
+        if (!a) return false;
+        st->parses = a, st->capparses = cap;
+    }
+    char *n = name[0] ? strdup(name) : NULL;
+    if (name[0] && !n) return false;
+    st->parses[st->nparses++] = (AutoParse){seq, n};
+    return true;
+}
+
 void auto_client_free(Client *cl)
 {
     AutoState *st = cl->autost;
     if (!st) return;
     pending_clear(st);
     free(st->pending);
+    parses_clear(st);
+    free(st->parses);
     track_free(&st->track);
     free(st);
     cl->autost = NULL;
@@ -116,6 +140,15 @@ static void auto_discard_all(AutoState *st, Server *sv)
     track_stmts_unknown(&sv->track);
 }
 
+/* The client closed (or deallocated) a statement: it has it no more; the server's copy is
+ * unknown (the Close may be skipped after an error in its batch), so a sync closes it. */
+static void auto_forget_stmt(AutoState *st, Server *sv, const char *name)
+{
+    TrackStmt *s = track_find_stmt(&sv->track, name);
+    track_stmt_del(&st->track, name);
+    if (s && s->hash != 0) track_stmt_unknown(&sv->track, s);
+}
+
 /* What a statement text does: pin, record SETs, forget statements. False when out of memory. */
 static bool auto_classify(Client *cl, Server *sv, const char *text, size_t len, uint32_t seq)
 {
@@ -136,11 +169,10 @@ static bool auto_classify(Client *cl, Server *sv, const char *text, size_t len, 
         if (s->kind == SQL_K_DISCARD_ALL) {
             auto_discard_all(st, sv);
         } else if (s->kind == SQL_K_DEALLOCATE && s->name) {
-            track_stmt_del(&st->track, s->name);
-            track_stmt_del(&sv->track, s->name);
+            auto_forget_stmt(st, sv, s->name);
         } else if (s->kind == SQL_K_DEALLOCATE) {
             track_stmts_clear(&st->track);
-            track_stmts_clear(&sv->track);
+            track_stmts_unknown(&sv->track); /* it may yet fail: the next sync closes them */
         } else if (s->kind == SQL_K_ROLLBACK_TO) {
             st->rollback_to = true;
         }
@@ -161,6 +193,8 @@ static bool auto_parse(Client *cl, Server *sv, const uint8_t *body, uint32_t n, 
     const uint8_t *end = body + n;
     const uint8_t *qend = memchr(query, 0, (size_t)(end - (const uint8_t *)query));
     if (!qend) return true;
+    /* Recorded now; dropped again if its request fails before its ParseComplete. */
+    if (!parses_push(cl->autost, seq, name)) return false;
     if (name[0]) {
         /* The whole message is replayed: header included. */
         const uint8_t *msg = body - 5;
@@ -184,10 +218,8 @@ bool auto_client_msg(Client *cl, Server *sv, uint8_t type, const uint8_t *body, 
     }
     case PqMsg_Parse: ok = auto_parse(cl, sv, body, n, seq); break;
     case PqMsg_Close:
-        if (n >= 2 && body[0] == 'S' && body[1] && memchr(body + 1, 0, n - 1)) {
-            track_stmt_del(&st->track, (const char *)body + 1);
-            track_stmt_del(&sv->track, (const char *)body + 1);
-        }
+        if (n >= 2 && body[0] == 'S' && body[1] && memchr(body + 1, 0, n - 1))
+            auto_forget_stmt(st, sv, (const char *)body + 1);
         break;
     default: break;
     }
@@ -202,8 +234,24 @@ void auto_server_error(Client *cl, Server *sv)
     AutoState *st = cl->autost;
     if (!st) return;
     st->failed = true;
-    /* Parses of the failed request after the error were skipped: unknown on this server. */
-    track_stmts_unknown_batch(&sv->track, st->ndone + 1);
+    /* The failed request's Parses not yet confirmed failed or were skipped: they exist
+     * neither for the client nor on the server. */
+    uint32_t req = st->ndone + 1;
+    while (st->parse_head < st->nparses && st->parses[st->parse_head].seq <= req) {
+        AutoParse *p = &st->parses[st->parse_head++];
+        if (p->name) {
+            track_stmt_del(&st->track, p->name);
+            track_stmt_del(&sv->track, p->name);
+            free(p->name);
+        }
+    }
+}
+
+void auto_parse_complete(Client *cl)
+{
+    AutoState *st = cl->autost;
+    if (!st || st->parse_head >= st->nparses) return;
+    free(st->parses[st->parse_head++].name);
 }
 
 void auto_command_complete(Client *cl, const uint8_t *body, uint32_t n)
@@ -272,6 +320,7 @@ bool auto_release_if_idle(Client *cl)
     sv->client = NULL;
     cl->state = CL_IDLE;
     cl->autost->nreq = cl->autost->ndone = 0;
+    parses_clear(cl->autost);           /* empty already: every request was answered */
     sv->state_sig = auto_state_sig(cl); /* the server is left with exactly cl's state */
     log_debug(cl->tag, "released %s", sv->tag);
     pool_return(sv);

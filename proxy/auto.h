@@ -20,10 +20,18 @@ typedef struct AutoOp {
     char *sql;
 } AutoOp;
 
+/* A Parse relayed and not yet answered with ParseComplete. */
+typedef struct AutoParse {
+    uint32_t seq; /* its request */
+    char *name;   /* NULL for the unnamed statement */
+} AutoParse;
+
 typedef struct AutoState {
     Track track; /* committed settings and named statements (with their Parse messages) */
     AutoOp *pending;
     int npending, cappending;
+    AutoParse *parses; /* in the order sent; ParseComplete confirms the first */
+    int nparses, capparses, parse_head;
     uint32_t nreq, ndone; /* requests relayed / answered (ReadyForQuery) while linked */
     bool failed;          /* the open transaction saw an error or a ROLLBACK */
     bool rollback_to;     /* ... or a ROLLBACK TO SAVEPOINT */
@@ -37,8 +45,10 @@ void auto_client_free(Client *cl);
  * Close need the whole message in body (n bytes after the header); others pass body NULL.
  * False when out of memory (the caller closes the client). */
 bool auto_client_msg(Client *cl, Server *sv, uint8_t type, const uint8_t *body, uint32_t n);
-/* Relayed to cl: an ErrorResponse, a CommandComplete (only while SETs are pending). */
+/* Relayed to cl: an ErrorResponse, a CommandComplete (only while SETs are pending), a
+ * ParseComplete. */
 void auto_server_error(Client *cl, Server *sv);
+void auto_parse_complete(Client *cl);
 void auto_command_complete(Client *cl, const uint8_t *body, uint32_t n);
 /* True while CommandComplete tags must be shown to auto_command_complete. */
 static inline bool auto_wants_tags(const Client *cl)

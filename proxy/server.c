@@ -456,6 +456,7 @@ void server_relay(Server *sv)
             continue;
         }
         if (!conn_peek_header(in, &type, &len)) break;
+        if (type == PqMsg_ParseComplete && cl->autost) auto_parse_complete(cl);
         if (wire_check_backend(type, len) != WIRE_OK) {
             log_error(sv->tag, "invalid message from server (type 0x%02x, length %u)", type, len);
             server_close(sv, "protocol violation by server");

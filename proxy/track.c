@@ -178,7 +178,7 @@ void track_stmts_clear(Track *t)
         stmt_remove_at(t, t->nstmts - 1);
 }
 
-static void stmt_unknown(Track *t, TrackStmt *s)
+void track_stmt_unknown(Track *t, TrackStmt *s)
 {
     t->digest ^= stmt_digest(s->name, s->hash) ^ stmt_digest(s->name, 0);
     s->hash = 0;
@@ -187,13 +187,13 @@ static void stmt_unknown(Track *t, TrackStmt *s)
 void track_stmts_unknown(Track *t)
 {
     for (int i = 0; i < t->nstmts; i++)
-        stmt_unknown(t, &t->stmts[i]);
+        track_stmt_unknown(t, &t->stmts[i]);
 }
 
 void track_stmts_unknown_batch(Track *t, uint32_t batch)
 {
     for (int i = 0; i < t->nstmts; i++)
-        if (t->stmts[i].batch == batch) stmt_unknown(t, &t->stmts[i]);
+        if (t->stmts[i].batch == batch) track_stmt_unknown(t, &t->stmts[i]);
 }
 
 void track_free(Track *t)

@@ -69,6 +69,7 @@ void track_stmts_clear(Track *t);
 /* Mark statements unknown: all of them, or those parsed in request `batch`. */
 void track_stmts_unknown(Track *t);
 void track_stmts_unknown_batch(Track *t, uint32_t batch);
+void track_stmt_unknown(Track *t, TrackStmt *s);
 TrackStmt *track_find_stmt(const Track *t, const char *name);
 
 /* Everything, and the arrays. The Track is empty and reusable afterwards. */

@@ -727,6 +727,60 @@ START_TEST(protocol_close)
 }
 END_TEST
 
+/* A named Parse skipped because an earlier message of its batch failed does not exist: the
+ * client prepares it again later and must not meet "already exists" (pgjdbc executeBatch,
+ * psycopg pipelines and pgx batches do this). */
+START_TEST(skipped_parse)
+{
+    unsigned char buf[256];
+    char got[512], why[200], name[16], want[32];
+    const char *kv[] = {"user", "postgres", "database", "appdb", NULL};
+    Load l;
+    WireBuf b;
+    int fd = it_raw_connect(IT_PROXY);
+    size_t n = it_build_startup(buf, sizeof buf, 3u << 16, kv);
+    ck_assert(it_raw_send(fd, buf, n));
+    ck_assert_msg(it_raw_until_ready(fd, 10000, why, sizeof why), "%s", why);
+    load_start(&l, 8, "appdb");
+    for (int k = 0; k < 20; k++) {
+        snprintf(name, sizeof name, "sk%d", k);
+        /* Batch: a failing statement, then Parse of a new name: skipped. */
+        wire_buf_init(&b);
+        put_parse(&b, "", "SELECT 1/0");
+        put_exec(&b, "");
+        put_parse(&b, name, "SELECT 7");
+        put_simple(&b, 'S', 0, NULL);
+        raw_round(fd, &b, got, sizeof got);
+        ck_assert_msg(strcmp(got, "1 E:22012 ") == 0, "failing batch %d: %s", k, got);
+        wire_buf_free(&b);
+        /* The driver prepares it again (maybe on another server). */
+        wire_buf_init(&b);
+        put_parse(&b, name, "SELECT 8");
+        put_exec(&b, name);
+        put_simple(&b, 'S', 0, NULL);
+        raw_round(fd, &b, got, sizeof got);
+        snprintf(want, sizeof want, "1 2 D:8 ");
+        ck_assert_msg(strcmp(got, want) == 0, "Parse again %d: %s", k, got);
+        wire_buf_free(&b);
+        /* And a Parse that fails by itself is gone too. */
+        wire_buf_init(&b);
+        put_parse(&b, "bad", "SELEC 1");
+        put_simple(&b, 'S', 0, NULL);
+        raw_round(fd, &b, got, sizeof got);
+        ck_assert_msg(strcmp(got, "E:42601 ") == 0, "bad Parse %d: %s", k, got);
+        wire_buf_free(&b);
+        wire_buf_init(&b);
+        put_exec(&b, name);
+        put_simple(&b, 'S', 0, NULL);
+        raw_round(fd, &b, got, sizeof got);
+        ck_assert_msg(strcmp(got, "2 D:8 ") == 0, "use %d: %s", k, got);
+        wire_buf_free(&b);
+    }
+    load_stop(&l);
+    close(fd);
+}
+END_TEST
+
 /* The server dies mid-transaction: that client gets an error, the others go on. */
 START_TEST(server_loss)
 {
@@ -821,6 +875,7 @@ int main(void)
         it_add_case(s, "pinned_outside_pool", pinned_outside_pool, 60);
         it_add_case(s, "protocol_close", protocol_close, 60);
         it_add_case(s, "server_loss", server_loss, 60);
+        it_add_case(s, "skipped_parse", skipped_parse, 60);
     }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
