@@ -4,7 +4,9 @@
 // settings, then runs Q parameterised queries (PreparedStatement, reused) that read them back,
 // every 4th inside a transaction (setAutoCommit(false) ... commit). pgjdbc's default
 // prepareThreshold (5) makes the 5th execution use a named server statement (S_1, ...), which
-// must follow the client from server to server. Prints one JSON line.
+// must follow the client from server to server. Then each runs executeBatch with a failing row
+// several times, crossing prepareThreshold, and keeps using the statement afterwards. Prints one
+// JSON line.
 // Compiled at test time: javac -cp /usr/share/java/postgresql.jar AutoJdbc.java
 // Usage: java -cp .:/usr/share/java/postgresql.jar AutoJdbc JDBCURL [CLIENTS] [QUERIES]
 import java.sql.Connection;
@@ -23,10 +25,45 @@ public class AutoJdbc {
     static final String SQL = "SELECT ?::int + 1, current_setting('statement_timeout'), "
             + "current_setting('application_name'), current_setting('pgpin.client'), pg_backend_pid()";
 
+    /* executeBatch with a failing row (a duplicate key) 8 times, crossing prepareThreshold; the
+     * statement must stay usable after each failed batch, on whatever server comes next. */
+    static void batches(Connection c, int i) throws Exception {
+        try (PreparedStatement ins = c.prepareStatement("INSERT INTO auto_jdbc_batch VALUES (?)")) {
+            for (int round = 0; round < 8; round++) {
+                int base = i * 1000 + round * 10;
+                for (int k = 0; k < 3; k++) {
+                    ins.setInt(1, base + k);
+                    ins.addBatch();
+                }
+                ins.setInt(1, base); /* duplicate: fails the batch */
+                ins.addBatch();
+                try {
+                    ins.executeBatch();
+                    throw new IllegalStateException("a batch with a duplicate key succeeded");
+                } catch (java.sql.BatchUpdateException expected) {
+                    ins.clearBatch();
+                }
+                ins.setInt(1, base + 5);
+                if (ins.executeUpdate() != 1) throw new IllegalStateException("insert after batch");
+            }
+        }
+        try (Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery("SELECT count(*) FROM auto_jdbc_batch WHERE id / 1000 = " + i)) {
+            rs.next();
+            /* Autocommit: each failed batch rolls back whole; the 8 single inserts stay. */
+            if (rs.getInt(1) != 8) throw new IllegalStateException("rows " + rs.getInt(1) + ", want 8");
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         String url = args[0];
         int clients = args.length > 1 ? Integer.parseInt(args[1]) : 40;
         int queries = args.length > 2 ? Integer.parseInt(args[2]) : 200;
+        try (Connection c = DriverManager.getConnection(url, "postgres", "");
+                Statement s = c.createStatement()) {
+            s.execute("DROP TABLE IF EXISTS auto_jdbc_batch");
+            s.execute("CREATE TABLE auto_jdbc_batch (id int PRIMARY KEY)");
+        }
         List<String> errors = Collections.synchronizedList(new ArrayList<>());
         Set<Integer> pids = Collections.synchronizedSet(new HashSet<>());
         AtomicInteger ok = new AtomicInteger();
@@ -76,6 +113,7 @@ public class AutoJdbc {
                         ps.close();
                     }
                     if (used) serverPrepared.incrementAndGet();
+                    batches(c, i);
                 } catch (Exception e) {
                     errors.add("client " + i + ": " + e);
                 }
