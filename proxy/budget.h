@@ -17,6 +17,7 @@
 #define PGPIN_BUDGET_H
 
 #include "config.h"
+#include "shaper.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -89,6 +90,7 @@ struct Budget {
     atomic_int nstarved;   /* pools whose clients wait because of the grant */
     atomic_int state;      /* BudgetState */
     atomic_bool want_read; /* a pool asked for more than the grant: read again now */
+    Shaper shaper;         /* write-rate bucket of this server (shape.c) */
     pthread_mutex_t lock;  /* guards pids and facts */
     int *pids, npids, cappids; /* backend pids of pgpin's server connections */
     BudgetFacts facts;         /* last reading */
