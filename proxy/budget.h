@@ -139,6 +139,11 @@ typedef struct BudgetInfo {
     double age; /* seconds since the reading */
     char error[256];
     char warning[160];
+    /* Write shaping (shaper.h): rate 0 = off. */
+    double write_rate;
+    int write_burst, writes_waiting;
+    uint64_t writes_admitted, writes_delayed, write_delay_us, writes_canceled, writes_expired;
+    uint64_t write_delay_hist[SHAPER_DELAY_BUCKETS + 1];
 } BudgetInfo;
 void budget_info(Budget *l, BudgetInfo *out);
 

@@ -161,6 +161,18 @@ START_TEST(test_fair)
     ck_assert_int_eq(lightn, light.sent);
     ck_assert_msg(rate >= 40, "light client got %.1f writes/s of 100", rate);
     ck_assert_msg(heavyn > 0, "heavy client got nothing");
+    /* SHOW LIMITS counts them (the admin console, as admin user postgres). */
+    PGconn *a = it_connect(IT_PROXY, "pgpin", NULL);
+    PGresult *lr = it_exec_res(a, "SHOW LIMITS");
+    int ca = PQfnumber(lr, "writes_admitted"), cd = PQfnumber(lr, "writes_delayed");
+    int cr = PQfnumber(lr, "write_rate");
+    ck_assert(ca >= 0 && cd >= 0 && cr >= 0 && PQntuples(lr) == 1);
+    ck_assert_msg(atol(PQgetvalue(lr, 0, ca)) >= lightn + heavyn, "admitted %s",
+                  PQgetvalue(lr, 0, ca));
+    ck_assert_msg(atol(PQgetvalue(lr, 0, cd)) > 0, "delayed %s", PQgetvalue(lr, 0, cd));
+    ck_assert_msg(atof(PQgetvalue(lr, 0, cr)) == 100, "write_rate %s", PQgetvalue(lr, 0, cr));
+    PQclear(lr);
+    PQfinish(a);
     /* Shaped at all: the two together stayed near 100/s (burst 10, the heavy client's head
      * start and its last pipeline included). */
     ck_assert_msg(lightn + heavyn <= 100 * (secs + 0.6) + 10 + 20, "%ld writes in %.1f s",

@@ -29,7 +29,8 @@ part() {
 }
 
 part order "write_rate = 20"
-part fair "write_rate = 100"
+part fair "write_rate = 100
+admin_users = postgres"
 part cancel "write_rate = 1"
 part maxwait "write_rate = 1
 write_max_wait = 0.3"
