@@ -13,7 +13,7 @@
 #define T_BOOL 16u
 #define T_NUM  1700u
 
-#define ROW_MAX 16
+#define ROW_MAX 32
 
 typedef struct Col {
     const char *name;
@@ -197,11 +197,14 @@ static const char *budget_state_name(BudgetState st)
 static void show_limits(WireBuf *b, const Snapshot *s)
 {
     static const Col cols[] = {
-        {"server", T_TEXT},   {"state", T_TEXT},         {"max_connections", T_INT8},
-        {"reserved", T_INT8}, {"others", T_INT8},        {"headroom", T_INT8},
-        {"budget", T_INT8},   {"grant", T_INT8},         {"in_use", T_INT8},
-        {"waiting", T_INT8},  {"starved_pools", T_INT8}, {"age", T_NUM},
-        {"warning", T_TEXT},  {"error", T_TEXT},
+        {"server", T_TEXT},         {"state", T_TEXT},           {"max_connections", T_INT8},
+        {"reserved", T_INT8},       {"others", T_INT8},          {"headroom", T_INT8},
+        {"budget", T_INT8},         {"grant", T_INT8},           {"in_use", T_INT8},
+        {"waiting", T_INT8},        {"starved_pools", T_INT8},   {"age", T_NUM},
+        {"warning", T_TEXT},        {"error", T_TEXT},           {"write_rate", T_NUM},
+        {"write_burst", T_INT8},    {"writes_admitted", T_INT8}, {"writes_delayed", T_INT8},
+        {"writes_waiting", T_INT8}, {"avg_write_delay", T_NUM},  {"writes_canceled", T_INT8},
+        {"writes_expired", T_INT8},
     };
     int n;
     SnapPool *p = snapshot_pools(s, &n);
@@ -229,6 +232,11 @@ static void show_limits(WireBuf *b, const Snapshot *s)
             c_text(&r, NULL);
         c_text(&r, li->warning[0] ? li->warning : NULL),
             c_text(&r, li->error[0] ? li->error : NULL);
+        c_num(&r, li->write_rate), c_int(&r, li->write_burst);
+        c_int(&r, (long long)li->writes_admitted), c_int(&r, (long long)li->writes_delayed);
+        c_int(&r, li->writes_waiting);
+        c_num(&r, li->writes_delayed ? (double)li->write_delay_us / 1e6 / li->writes_delayed : 0);
+        c_int(&r, (long long)li->writes_canceled), c_int(&r, (long long)li->writes_expired);
         row_end(b, &r);
     }
     free(p);

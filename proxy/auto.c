@@ -15,8 +15,6 @@
 #include <string.h>
 
 /* The per-worker classification cache: about 4 MB of statement texts and answers. */
-#define AUTO_SQL_CACHE_ENTRIES 4096
-#define AUTO_SQL_CACHE_BYTES   (4u << 20)
 
 static const Track empty_track;
 
@@ -154,10 +152,9 @@ static bool auto_classify(Client *cl, Server *sv, const char *text, size_t len, 
 {
     Proxy *px = cl->px;
     AutoState *st = cl->autost;
-    if (!px->sqlcache &&
-        !(px->sqlcache = sql_cache_new(AUTO_SQL_CACHE_ENTRIES, AUTO_SQL_CACHE_BYTES)))
-        return false;
-    const SqlInfo *in = sql_classify(px->sqlcache, text, len);
+    SqlCache *cache = proxy_sql_cache(px);
+    if (!cache) return false;
+    const SqlInfo *in = sql_classify(cache, text, len);
     if (!in) return false;
     if (in->pin) {
         log_debug(cl->tag, "pinning statement: %.*s", len > 200 ? 200 : (int)len, text);

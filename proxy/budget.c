@@ -242,6 +242,18 @@ void budget_info(Budget *l, BudgetInfo *out)
     out->inuse = atomic_load(&l->inuse);
     out->grant = atomic_load(&l->grant);
     out->nstarved = atomic_load(&l->nstarved);
+    const Shaper *sh = &l->shaper;
+    int64_t iv = atomic_load(&sh->interval);
+    out->write_rate = iv > 0 ? 1e9 / (double)iv : 0;
+    out->write_burst = iv > 0 ? (int)(atomic_load(&sh->tolerance) / iv) + 1 : 0;
+    out->writes_waiting = atomic_load(&sh->queued);
+    out->writes_admitted = atomic_load(&sh->admitted);
+    out->writes_delayed = atomic_load(&sh->delayed);
+    out->write_delay_us = atomic_load(&sh->delay_us);
+    out->writes_canceled = atomic_load(&sh->canceled);
+    out->writes_expired = atomic_load(&sh->expired);
+    for (int i = 0; i <= SHAPER_DELAY_BUCKETS; i++)
+        out->write_delay_hist[i] = atomic_load(&sh->delay_hist[i]);
 }
 
 void budget_describe(Budget *l, char *buf, size_t len)

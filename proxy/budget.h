@@ -17,6 +17,7 @@
 #define PGPIN_BUDGET_H
 
 #include "config.h"
+#include "shaper.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -89,6 +90,7 @@ struct Budget {
     atomic_int nstarved;   /* pools whose clients wait because of the grant */
     atomic_int state;      /* BudgetState */
     atomic_bool want_read; /* a pool asked for more than the grant: read again now */
+    Shaper shaper;         /* write-rate bucket of this server (shape.c) */
     pthread_mutex_t lock;  /* guards pids and facts */
     int *pids, npids, cappids; /* backend pids of pgpin's server connections */
     BudgetFacts facts;         /* last reading */
@@ -137,6 +139,11 @@ typedef struct BudgetInfo {
     double age; /* seconds since the reading */
     char error[256];
     char warning[160];
+    /* Write shaping (shaper.h): rate 0 = off. */
+    double write_rate;
+    int write_burst, writes_waiting;
+    uint64_t writes_admitted, writes_delayed, write_delay_us, writes_canceled, writes_expired;
+    uint64_t write_delay_hist[SHAPER_DELAY_BUCKETS + 1];
 } BudgetInfo;
 void budget_info(Budget *l, BudgetInfo *out);
 

@@ -14,6 +14,7 @@
 #include "pool.h"
 #include "pqmsg.h"
 #include "server.h"
+#include "shape.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -328,6 +329,7 @@ void client_cancel_local(Proxy *px, uint32_t pid, uint32_t key)
     TAILQ_FOREACH(t, &px->clients, link)
     {
         if (t->key_pid == pid && t->key_secret == key) {
+            if (shape_cancel(t)) return; /* a write waiting for its token: 57014 now */
             if (t->server && (t->server->state == SV_ACTIVE || t->server->sync_piped))
                 server_cancel(t->server);
             return;
@@ -506,6 +508,14 @@ static void client_relay(Client *cl)
             return;
         }
         if (cl->pool->paused && pause_hold(cl)) break; /* PAUSE: held at a boundary (pause.c) */
+        if (shape_active(cl) || cl->shape) {
+            int r = shape_client_msg(cl, in, type, len); /* write shaping (shape.c) */
+            if (r == SHAPE_AGAIN) continue;
+            if (r != SHAPE_RELAY) {
+                if (r == SHAPE_CLOSED) return;
+                break;
+            }
+        }
         if (cl->auto_mode && !cl->pin_reason) {
             int r = client_auto_msg(cl, sv, in, type, len);
             if (r < 0) return;
@@ -525,13 +535,27 @@ static void client_idle_read(Client *cl)
     struct evbuffer *in = bufferevent_get_input(cl->bev);
     uint8_t type;
     uint32_t len;
-    if (!conn_peek_header(in, &type, &len) || !client_check_header(cl, type, len)) return;
-    if (type == PqMsg_Terminate) {
-        evbuffer_drain(in, 5);
-        client_close(cl, "client terminated");
+    for (;;) {
+        if (!conn_peek_header(in, &type, &len) || !client_check_header(cl, type, len)) return;
+        if (type == PqMsg_Terminate) {
+            evbuffer_drain(in, 5);
+            client_close(cl, "client terminated");
+            return;
+        }
+        /* A write waits for its token before it takes a server. */
+        int r = shape_active(cl) || cl->shape ? shape_client_msg(cl, in, type, len) : SHAPE_RELAY;
+        if (r == SHAPE_AGAIN) continue;
+        if (r == SHAPE_RELAY) client_queue(cl);
         return;
     }
-    client_queue(cl);
+}
+
+void client_resume_input(Client *cl)
+{
+    if (cl->state == CL_ACTIVE && cl->server)
+        client_relay(cl);
+    else if (cl->state == CL_IDLE)
+        client_idle_read(cl);
 }
 
 void client_wake_reader(Client *cl)
@@ -695,6 +719,7 @@ void client_close(Client *cl, const char *why)
     if (cl->state == CL_CLOSED) return;
     log_debug(cl->tag, "closing: %s", why);
     client_unlink(cl);
+    shape_client_free(cl); /* out of the write queue: no token goes to a closed client */
     cl->state = CL_CLOSED;
     if (cl->bev) bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
     if (cl->timer) evtimer_del(cl->timer);

@@ -15,6 +15,8 @@ void client_attached(Client *cl);
 void client_fail(Client *cl, const char *sqlstate, const char *msg);
 /* Close now (no message). Safe to call twice. */
 void client_close(Client *cl, const char *why);
+/* Look at the client's input again (write shaping let its held message go). */
+void client_resume_input(Client *cl);
 /* Bytes arrived for the client from its server (the server relays into cl's output). */
 void client_wake_reader(Client *cl);
 /* SIGTERM: close now if idle, else at the end of the current transaction. */

@@ -8,6 +8,7 @@
 
 #include <event2/http.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,71 @@ static int b_others(const BudgetInfo *li)
     return li->facts.others;
 }
 
+static int b_wwait(const BudgetInfo *li)
+{
+    return li->writes_waiting;
+}
+
+static void server_label(struct evbuffer *o, const char *name, const BudgetInfo *li, const char *le)
+{
+    evbuffer_add_printf(o, "%s{server=\"", name);
+    metrics_escape_label(o, li->key);
+    if (le) evbuffer_add_printf(o, "\",le=\"%s", le);
+    evbuffer_add_printf(o, "\"} ");
+}
+
+/* Write shaping per server: rate, counters and the delay histogram. */
+static void write_shaping(struct evbuffer *o, const Snapshot *s)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } counters[] = {
+        {"pgpin_writes_admitted_total", "Writes let through by the server's bucket.",
+         offsetof(BudgetInfo, writes_admitted)},
+        {"pgpin_writes_delayed_total", "Writes that waited for a token.",
+         offsetof(BudgetInfo, writes_delayed)},
+        {"pgpin_writes_canceled_total", "Waiting writes cancelled by their client (57014).",
+         offsetof(BudgetInfo, writes_canceled)},
+        {"pgpin_writes_expired_total", "Waiting writes failed after write_max_wait (53400).",
+         offsetof(BudgetInfo, writes_expired)},
+    };
+    family(o, "pgpin_write_rate", "gauge", "Writes per second let through; 0 = not shaped.");
+    for (int i = 0; i < s->nbudgets; i++) {
+        server_label(o, "pgpin_write_rate", &s->budgets[i].info, NULL);
+        evbuffer_add_printf(o, "%g\n", s->budgets[i].info.write_rate);
+    }
+    for (size_t c = 0; c < sizeof counters / sizeof counters[0]; c++) {
+        family(o, counters[c].name, "counter", counters[c].help);
+        for (int i = 0; i < s->nbudgets; i++) {
+            const BudgetInfo *li = &s->budgets[i].info;
+            server_label(o, counters[c].name, li, NULL);
+            evbuffer_add_printf(
+                o, "%llu\n",
+                (unsigned long long)*(const uint64_t *)((const char *)li + counters[c].off));
+        }
+    }
+    family(o, "pgpin_write_delay_seconds", "histogram", "Time delayed writes waited for a token.");
+    for (int i = 0; i < s->nbudgets; i++) {
+        const BudgetInfo *li = &s->budgets[i].info;
+        unsigned long long cum = 0;
+        char le[32];
+        for (int b = 0; b <= SHAPER_DELAY_BUCKETS; b++) {
+            cum += li->write_delay_hist[b];
+            if (b < SHAPER_DELAY_BUCKETS)
+                snprintf(le, sizeof le, "%g", shaper_delay_bounds[b]);
+            else
+                snprintf(le, sizeof le, "+Inf");
+            server_label(o, "pgpin_write_delay_seconds_bucket", li, le);
+            evbuffer_add_printf(o, "%llu\n", cum);
+        }
+        server_label(o, "pgpin_write_delay_seconds_sum", li, NULL);
+        evbuffer_add_printf(o, "%.6f\n", (double)li->write_delay_us / 1e6);
+        server_label(o, "pgpin_write_delay_seconds_count", li, NULL);
+        evbuffer_add_printf(o, "%llu\n", cum);
+    }
+}
+
 static void budgets(struct evbuffer *o, const Snapshot *s)
 {
     per_budget(o, s, "pgpin_budget", "Connections pgpin may hold on the server.", true, b_budget);
@@ -228,6 +294,9 @@ static void budgets(struct evbuffer *o, const Snapshot *s)
     per_budget(o, s, "pgpin_server_max_connections", "The server's max_connections.", true, b_max);
     per_budget(o, s, "pgpin_server_other_connections",
                "Client backends on the server that are not pgpin's.", true, b_others);
+    per_budget(o, s, "pgpin_writes_waiting", "Writes waiting for a token of the server's bucket.",
+               false, b_wwait);
+    write_shaping(o, s);
 }
 
 void metrics_render(struct evbuffer *out, const Snapshot *s)

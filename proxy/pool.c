@@ -7,6 +7,7 @@
 #include "log.h"
 #include "pause.h"
 #include "server.h"
+#include "shape.h"
 #include "pqmsg.h"
 #include "worker.h"
 
@@ -181,6 +182,7 @@ Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char 
         return NULL;
     }
     pool_set_target(pool, db);
+    shape_configure(pool, db);
     pool->paused = pause_is_paused(px->root, dbname); /* PAUSE came before the pool (pause.c) */
     TAILQ_INIT(&pool->servers);
     TAILQ_INIT(&pool->idle);
@@ -467,6 +469,7 @@ void pool_reload(Proxy *px)
             }
         }
         pool_set_target(pool, db);
+        shape_configure(pool, db);
         /* A smaller pool_size: idle servers above it go now, busy ones when released. */
         Server *sv;
         while (atomic_load(&pool->shared->nservers) > pool->size &&

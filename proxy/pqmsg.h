@@ -67,6 +67,7 @@
 #define SQLSTATE_TOO_MANY_CONNECTIONS  "53300"
 #define SQLSTATE_FEATURE_NOT_SUPPORTED "0A000"
 #define SQLSTATE_QUERY_CANCELED        "57014"
+#define SQLSTATE_WRITE_WAIT            "53400" /* configuration_limit_exceeded: write_max_wait */
 #define SQLSTATE_INTERNAL_ERROR        "XX000"
 #define SQLSTATE_NO_PRIVILEGE          "42501"
 #define SQLSTATE_SYNTAX_ERROR          "42601"

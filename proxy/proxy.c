@@ -2,6 +2,7 @@
 #include "proxy.h"
 
 #include "pool.h"
+#include "sql.h"
 
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -93,4 +94,14 @@ void proxy_maybe_finish_drain(Proxy *px)
     if (!px->draining || px->nclients > 0) return;
     pool_close_idle(px);
     event_base_loopexit(px->base, NULL);
+}
+
+/* Statement texts a worker classifies (auto mode, write shaping): 4096 of them, 4 MB. */
+#define PROXY_SQL_CACHE_ENTRIES 4096
+#define PROXY_SQL_CACHE_BYTES   (4u << 20)
+
+struct SqlCache *proxy_sql_cache(Proxy *px)
+{
+    if (!px->sqlcache) px->sqlcache = sql_cache_new(PROXY_SQL_CACHE_ENTRIES, PROXY_SQL_CACHE_BYTES);
+    return px->sqlcache;
 }

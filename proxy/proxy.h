@@ -93,11 +93,12 @@ struct Client {
     uint64_t state_sig;       /* its session state's hash when it queued (server affinity) */
     struct AutoState *autost; /* recorded session state (NULL in session mode) */
     /* Admin console and snapshots (admin.c, pause.c, snapshot.c): */
-    struct Admin *admin; /* CL_ADMIN: the console session */
-    bool held;           /* PAUSE: reading stopped at a transaction boundary until RESUME */
-    uint16_t peer_port;  /* peer address, read at accept */
-    char peer_addr[46];  /* INET6_ADDRSTRLEN; "" when unknown */
-    double accepted_at;  /* proxy_now() at accept */
+    struct Admin *admin;      /* CL_ADMIN: the console session */
+    bool held;                /* PAUSE: reading stopped at a transaction boundary until RESUME */
+    uint16_t peer_port;       /* peer address, read at accept */
+    char peer_addr[46];       /* INET6_ADDRSTRLEN; "" when unknown */
+    double accepted_at;       /* proxy_now() at accept */
+    struct ShapeState *shape; /* write shaping (shape.c), made on the first message it sees */
 };
 
 typedef enum {
@@ -251,7 +252,8 @@ struct Proxy {
     TAILQ_HEAD(, Pool) pools;
     int nclients;
     bool draining;
-    struct SqlCache *sqlcache; /* statement classification for auto mode (made on first use) */
+    struct SqlCache *sqlcache; /* statement classification (proxy_sql_cache) */
+    struct ShapeQueue *shapeq; /* clients whose writes wait for a token, per server (shape.c) */
     uint32_t next_id;
     uint64_t rng;
     struct Metrics *metrics; /* worker 0 with metrics_listen set: the /metrics endpoint */
@@ -263,6 +265,8 @@ uint32_t proxy_random(Proxy *px);
 uint32_t proxy_random_seed(void);
 /* Wake the reaper: frees px->dead_clients and px->dead_servers on the next loop turn. */
 void proxy_schedule_reap(Proxy *px);
+/* The worker's statement classification cache, made on first use (NULL: out of memory). */
+struct SqlCache *proxy_sql_cache(Proxy *px);
 /* Called when the last client left while draining. */
 void proxy_maybe_finish_drain(Proxy *px);
 

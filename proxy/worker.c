@@ -12,6 +12,7 @@
 #include "pool.h"
 #include "server.h"
 #include "snapshot.h"
+#include "shape.h"
 #include "sql.h"
 
 #include <errno.h>
@@ -326,6 +327,7 @@ void worker_free(Proxy *w)
     if (w->base) event_base_free(w->base);
     if (w->tls) SSL_CTX_free(w->tls);
     sql_cache_free(w->sqlcache);
+    shape_worker_free(w);
     cfg_unref(w->cfg);
     pthread_mutex_destroy(&w->mq_lock);
 }

@@ -797,7 +797,9 @@ START_TEST(test_show_limits)
         if (row >= 0) break;
     }
     assert_columns(r, "server,state,max_connections,reserved,others,headroom,budget,grant,"
-                      "in_use,waiting,starved_pools,age,warning,error");
+                      "in_use,waiting,starved_pools,age,warning,error,write_rate,write_burst,"
+                      "writes_admitted,writes_delayed,writes_waiting,avg_write_delay,"
+                      "writes_canceled,writes_expired");
     ck_assert_msg(row >= 0, "no reading of %s within %.0f s", key, WAIT_S);
     ck_assert_int_eq(cell_long(r, row, "max_connections"), max);
     ck_assert_int_eq(cell_long(r, row, "reserved"), su);
