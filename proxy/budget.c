@@ -157,6 +157,7 @@ Budget *budget_get(Root *root, const char *conninfo, const char *user, const cha
         set_login(l, conninfo, user, dbname);
         pthread_mutex_init(&l->lock, NULL);
         atomic_init(&l->state, BUDGET_NEW);
+        atomic_init(&l->total, BUDGET_UNCAPPED);
         if (!l->conninfo) {
             free(l->key), free(l);
             l = NULL;
@@ -321,6 +322,7 @@ static void ctl_failed(Budget *l, const char *why)
     ctl_close(l);
     atomic_store(&l->state, BUDGET_UNKNOWN);
     atomic_store(&l->grant, BUDGET_UNCAPPED);
+    atomic_store(&l->total, BUDGET_UNCAPPED);
     l->next_read = proxy_now() + cfg->limits_refresh_interval;
     if (atomic_load(&l->nstarved) > 0) worker_broadcast(l->root, MSG_SERVICE, NULL);
 }
@@ -381,6 +383,7 @@ static void ctl_reading_done(Budget *l)
     int grant = f.ours + step < f.budget ? f.ours + step : f.budget;
     if (grant < atomic_load(&l->inuse) && f.budget >= atomic_load(&l->inuse))
         grant = atomic_load(&l->inuse); /* not proven over budget: keep what is open */
+    atomic_store(&l->total, f.budget);
     int old = atomic_exchange(&l->grant, grant);
     BudgetState was = (BudgetState)atomic_exchange(&l->state, BUDGET_OK);
     if (was != BUDGET_OK)
@@ -431,7 +434,9 @@ static void ctl_send(Budget *l)
     }
     atomic_store(&l->want_read, false);
     l->step = 1;
-    ctl_wait(l, PQflush(l->ctl) == 1 ? EV_READ | EV_WRITE : EV_READ);
+    l->read_started = proxy_now();
+    l->flushing = PQflush(l->ctl) == 1;
+    ctl_wait(l, l->flushing ? EV_READ | EV_WRITE : EV_READ);
 }
 
 static void budget_ctl_cb(evutil_socket_t fd, short what, void *arg)
@@ -451,8 +456,21 @@ static void budget_ctl_cb(evutil_socket_t fd, short what, void *arg)
         default: ctl_failed(l, PQerrorMessage(l->ctl)); return;
         }
     }
-    if ((what & EV_WRITE) && PQflush(l->ctl) == 0) ctl_wait(l, EV_READ);
-    if (what & EV_READ) ctl_read_results(l);
+    /* The query phase: the event is one-shot, so it is armed again until the reading ends
+     * (results may come in several segments; the query may need more than one write). */
+    if ((what & EV_WRITE) || l->flushing) {
+        int f = PQflush(l->ctl);
+        if (f < 0) {
+            ctl_failed(l, PQerrorMessage(l->ctl));
+            return;
+        }
+        l->flushing = f == 1;
+    }
+    if (what & EV_READ) {
+        ctl_read_results(l);
+        if (!l->ctl || l->step <= 0) return; /* done, or failed and closed */
+    }
+    ctl_wait(l, l->flushing ? EV_READ | EV_WRITE : EV_READ);
 }
 
 /* Start a reading: connect first when there is no control connection. */
@@ -483,6 +501,7 @@ static void budget_read(Budget *l)
         return;
     }
     l->step = -1;
+    l->read_started = proxy_now();
     ctl_wait(l, EV_WRITE);
 }
 
@@ -496,7 +515,11 @@ static void budget_tick(Root *root)
     /* New budgets are pushed at the head: the list from head on never changes. */
     for (Budget *l = head; l; l = l->next) {
         if (!l->ev) l->ev = event_new(root->base, -1, 0, budget_ctl_cb, l);
-        if (!l->ev || l->step != 0) continue;
+        if (!l->ev) continue;
+        /* A reading that hangs (a server that stopped answering) is given up. */
+        if (l->step != 0 && now - l->read_started > root->cfg->server_connect_timeout + 10)
+            ctl_failed(l, "the budget reading timed out");
+        if (l->step != 0) continue;
         double gap = atomic_load(&l->grant) >= l->facts.budget ? BUDGET_FULL_GAP : BUDGET_MIN_GAP;
         bool asked = atomic_load(&l->want_read) &&
                      (atomic_load(&l->state) != BUDGET_OK || now - l->read_at >= gap);

@@ -87,6 +87,7 @@ struct Budget {
     char *dbname;
     atomic_int inuse;      /* pgpin's connections to the server, all workers, control included */
     atomic_int grant;      /* budget_reserve() succeeds below this (<= budget) */
+    atomic_int total;      /* the budget itself (uncapped until read) */
     atomic_int nstarved;   /* pools whose clients wait because of the grant */
     atomic_int state;      /* BudgetState */
     atomic_bool want_read; /* a pool asked for more than the grant: read again now */
@@ -100,7 +101,9 @@ struct Budget {
     /* Main thread only: */
     PGconn *ctl;
     struct event *ev;
-    int step; /* 0 = idle; reading: which result comes next */
+    int step;      /* 0 = idle; -1 connecting; reading: which result comes next */
+    bool flushing; /* the query is not all written yet */
+    double read_started;
     PGresult *res[3];
     int ctl_pid;
     double next_read;
@@ -119,6 +122,13 @@ void budget_release(Budget *l);
 /* A server connection of pgpin's is up with backend pid / went away. */
 void budget_pid_add(Budget *l, int pid);
 void budget_pid_del(Budget *l, int pid);
+
+/* Every slot of the budget is taken (not just the grant of the moment): only then do pools
+ * give up idle servers for one another. */
+static inline bool budget_full(Budget *l)
+{
+    return atomic_load(&l->inuse) >= atomic_load(&l->total);
+}
 
 /* The server answered 53300 to a new connection: lower the grant to what pgpin holds now and
  * read again (clients keep waiting). */

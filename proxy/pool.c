@@ -74,8 +74,8 @@ static bool pool_over_share(const Pool *pool, int have)
 {
     int starved = atomic_load(&pool->budget->nstarved);
     int others = starved - (atomic_load(&pool->shared->nstarved) > 0);
-    if (others <= 0) return false;
-    int share = atomic_load(&pool->budget->grant) / (others + 1);
+    if (others <= 0 || !budget_full(pool->budget)) return false;
+    int share = atomic_load(&pool->budget->total) / (others + 1);
     return have >= (share < 1 ? 1 : share);
 }
 
@@ -272,7 +272,8 @@ void pool_service_all(Proxy *px)
             pool_hand_over(pool, sv);
         }
         /* Other pools of the same server starve for its budget: idle servers here go. */
-        while (atomic_load(&pool->budget->nstarved) > 0 && (sv = TAILQ_FIRST(&pool->idle)))
+        while (atomic_load(&pool->budget->nstarved) > 0 && budget_full(pool->budget) &&
+               (sv = TAILQ_FIRST(&pool->idle)))
             server_close(sv, "budget wanted by another pool");
     }
 }
@@ -365,7 +366,8 @@ void pool_server_idle(Server *sv)
     }
     /* Over its share while other pools of the server starve: give the slot back. */
     if (pool_over_share(pool, atomic_load(&pool->shared->nservers) - 1) ||
-        (pool->nwaiting == 0 && atomic_load(&pool->budget->nstarved) > 0)) {
+        (pool->nwaiting == 0 && atomic_load(&pool->budget->nstarved) > 0 &&
+         budget_full(pool->budget))) {
         server_close(sv, "budget wanted by another pool");
         return;
     }
