@@ -52,6 +52,12 @@ typedef struct KeyDef {
     const char *help;         /* one line for cfg_help() and the sample file */
 } KeyDef;
 
+/* KT_INT keys that also take the word "auto" (stored as CFG_AUTO). */
+static bool key_takes_auto(const KeyDef *k)
+{
+    return strcmp(k->name, "write_rate") == 0;
+}
+
 static const CfgEnumName pool_modes[] = {
     {"session", CFG_POOL_SESSION, NULL},
     {"auto", CFG_POOL_AUTO, NULL},
@@ -161,7 +167,10 @@ static const KeyDef cfg_keys[] = {
     {"metrics_listen", KT_STRING, OFF(metrics_listen), "", 0, 0, NULL, true,
      "host:port serving Prometheus metrics at /metrics; empty = off"},
     {"write_rate", KT_INT, OFF(write_rate), "0", 0, 10000000, NULL, false,
-     "write transactions per second pgpin lets through to each server; 0 = no shaping"},
+     "write transactions per second pgpin lets through to each server; 0 = no shaping; auto = "
+     "adapt to keep commit latency under write_latency_target"},
+    {"write_latency_target", KT_DOUBLE, OFF(write_latency_target), "0.05", 0.0001, 60, NULL, false,
+     "write_rate = auto: seconds a write transaction may take, admission to commit"},
     {"write_burst", KT_INT, OFF(write_burst), "0", 0, 10000000, NULL, false,
      "writes admitted at once above write_rate; 0 = a tenth of write_rate (at least 1)"},
     {"write_max_wait", KT_DOUBLE, OFF(write_max_wait), "0", 0, CFG_MAX_SECONDS, NULL, false,
@@ -304,11 +313,15 @@ static bool parse_int(const KeyDef *k, const char *label, const char *val, int *
                       size_t msglen)
 {
     char *end;
+    if (key_takes_auto(k) && strcmp(val, "auto") == 0) {
+        *out = CFG_AUTO;
+        return true;
+    }
     errno = 0;
     long v = strtol(val, &end, 10);
     if (end == val || *end != '\0' || errno == ERANGE || v < k->min || v > k->max) {
-        snprintf(msg, msglen, "%s must be an integer between %.0f and %.0f, got '%s'", label,
-                 k->min, k->max, val);
+        snprintf(msg, msglen, "%s must be an integer between %.0f and %.0f%s, got '%s'", label,
+                 k->min, k->max, key_takes_auto(k) ? " or auto" : "", val);
         return false;
     }
     *out = (int)v;
@@ -426,7 +439,10 @@ static const char *key_text(const KeyDef *k, const Config *cfg, char *tmp, size_
 {
     const void *f = key_cfield(cfg, k);
     switch (k->type) {
-    case KT_INT: snprintf(tmp, n, "%d", *(const int *)f); return tmp;
+    case KT_INT:
+        if (key_takes_auto(k) && *(const int *)f == CFG_AUTO) return "auto";
+        snprintf(tmp, n, "%d", *(const int *)f);
+        return tmp;
     case KT_DOUBLE:
         /* Shortest text that reads back as the same double. */
         snprintf(tmp, n, "%.15g", *(const double *)f);

@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 typedef enum { CFG_POOL_SESSION = 0, CFG_POOL_AUTO = 1 } CfgPoolMode;
+/* An int key spelled "auto" (write_rate). */
+#define CFG_AUTO (-1)
 /* md5: an md5 challenge for users whose secret is md5 or plain text, SCRAM for the rest, as
  * Postgres does. */
 typedef enum { CFG_AUTH_TRUST = 0, CFG_AUTH_PLAIN, CFG_AUTH_MD5, CFG_AUTH_SCRAM } CfgAuthType;
@@ -45,7 +47,7 @@ typedef struct CfgDatabase {
     int pool_size;     /* resolved: entry's pool_size= or [pgpin] default_pool_size */
     int min_pool_size; /* resolved: entry's min_pool_size= or [pgpin] min_pool_size */
     CfgPoolMode pool_mode;
-    int write_rate;  /* resolved: entry's write_rate= or [pgpin] write_rate; 0 = off */
+    int write_rate;  /* resolved: entry's write_rate= or [pgpin] write_rate; 0 = off; CFG_AUTO */
     int write_burst; /* resolved likewise; 0 = a tenth of write_rate, at least 1 */
 } CfgDatabase;
 
@@ -89,7 +91,8 @@ typedef struct Config {
     double limits_refresh_interval;    /* seconds between budget readings, default 5 */
     double query_wait_notice;          /* seconds before a waiting client is told; 0 = never */
     char *metrics_listen;              /* "host:port" for /metrics; "" = off; restart */
-    int write_rate;                    /* writes/s per server; 0 = no shaping */
+    int write_rate;                    /* writes/s per server; 0 = no shaping; CFG_AUTO */
+    double write_latency_target;       /* write_rate = auto: seconds, default 0.05 */
     int write_burst;                   /* 0 = write_rate / 10, at least 1 */
     double write_max_wait;             /* seconds a write may wait; 0 = no limit */
     CfgLogLevel log_level;             /* default info */

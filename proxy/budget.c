@@ -519,6 +519,10 @@ static void budget_tick(Root *root)
         /* A reading that hangs (a server that stopped answering) is given up. */
         if (l->step != 0 && now - l->read_started > root->cfg->server_connect_timeout + 10)
             ctl_failed(l, "the budget reading timed out");
+        if (now >= l->next_aimd) { /* write_rate = auto: one step every half second */
+            shaper_aimd_step(&l->shaper);
+            l->next_aimd = now + 0.5;
+        }
         if (l->step != 0) continue;
         double gap = atomic_load(&l->grant) >= l->facts.budget ? BUDGET_FULL_GAP : BUDGET_MIN_GAP;
         bool asked = atomic_load(&l->want_read) &&

@@ -104,6 +104,7 @@ struct Budget {
     int step;      /* 0 = idle; -1 connecting; reading: which result comes next */
     bool flushing; /* the query is not all written yet */
     double read_started;
+    double next_aimd; /* write_rate = auto's next step */
     PGresult *res[3];
     int ctl_pid;
     double next_read;

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "pool.h"
 #include "pqmsg.h"
+#include "shape.h"
 
 #include <event2/bufferevent_ssl.h>
 #include <pthread.h>
@@ -431,6 +432,7 @@ static void server_inspect(Server *sv, uint8_t type, const uint8_t *body, uint32
             double now = proxy_now();
             st->query_us += (uint64_t)((now - sv->req_start) * 1e6);
             if (sv->txstatus == 'I') st->xacts++;
+            if (sv->client->shape) shape_ready(sv->client, sv->txstatus);
             sv->client->last_active = now; /* idle time counts from the end of a result */
         }
     } else if (type == PqMsg_ParameterStatus) {

@@ -55,8 +55,13 @@ bool shape_active(const Client *cl)
 
 void shape_configure(Pool *pool, const CfgDatabase *db)
 {
+    Shaper *sh = &pool->budget->shaper;
+    if (db->write_rate == CFG_AUTO) {
+        shaper_configure_auto(sh, db->write_burst, pool->px->cfg->write_latency_target);
+        return;
+    }
     int burst = db->write_burst > 0 ? db->write_burst : db->write_rate / 10;
-    shaper_configure(&pool->budget->shaper, db->write_rate, burst < 1 ? 1 : burst);
+    shaper_configure(sh, db->write_rate, burst < 1 ? 1 : burst);
 }
 
 /* ---- Named statements: whether executing them writes ---- */
@@ -325,6 +330,7 @@ int shape_client_msg(Client *cl, struct evbuffer *in, uint8_t type, uint32_t len
     int64_t wait = q && !TAILQ_EMPTY(&q->clients) ? 1 : shaper_take(sh, shaper_now_ns());
     if (wait == 0) {
         shaper_count_admitted(sh, 0);
+        f->st.write_t0 = proxy_now();
         return admit(cl);
     }
     return hold(cl, in, type, wait);
@@ -360,6 +366,7 @@ static void queue_run(ShapeQueue *q)
             return;
         }
         shaper_count_admitted(sh, waited);
+        head->write_t0 = now;
         queue_remove(cl);
         cl->shape->pass = true; /* its message goes on when the relay looks at it again */
         resume(cl);
@@ -370,6 +377,14 @@ static void queue_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     queue_run(arg);
+}
+
+void shape_ready(Client *cl, char txstatus)
+{
+    ShapeState *st = cl->shape;
+    if (!st || st->write_t0 <= 0 || txstatus != 'I' || !cl->pool) return;
+    shaper_count_latency(&cl->pool->budget->shaper, proxy_now() - st->write_t0);
+    st->write_t0 = 0;
 }
 
 bool shape_cancel(Client *cl)

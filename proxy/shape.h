@@ -33,6 +33,7 @@ struct ShapeState {
     bool discard;      /* failed while held: drop the request (up to Sync), then send fail */
     WireBuf fail;      /* the Query that raises the failure on the server, in its place */
     double since;      /* when it was held */
+    double write_t0;   /* its write transaction was admitted then (0: none open) */
     struct ShapeQueue *queue;
     Client *client;
     TAILQ_ENTRY(ShapeState) link;
@@ -54,6 +55,10 @@ int shape_client_msg(Client *cl, struct evbuffer *in, uint8_t type, uint32_t len
 /* A CancelRequest for cl: when it is held, fail the held statement with 57014 now. True when
  * it was held (nothing else to cancel then). */
 bool shape_cancel(Client *cl);
+
+/* A ReadyForQuery with txstatus ended cl's request: an admitted write transaction that is
+ * over counts its latency (write_rate = auto). */
+void shape_ready(Client *cl, char txstatus);
 
 /* cl goes away (close): leave the queue, free the records. */
 void shape_client_free(Client *cl);

@@ -27,10 +27,36 @@ typedef struct Shaper {
     atomic_uint_fast64_t admitted, delayed, delay_us, expired, canceled;
     atomic_uint_fast64_t delay_hist[SHAPER_DELAY_BUCKETS + 1];
     atomic_int queued; /* writes waiting now */
+    /* write_rate = auto: the rate adapts to the commit latency writes see (AIMD). */
+    atomic_bool adaptive;
+    _Atomic double rate;                /* current rate when adaptive */
+    atomic_int burst;                   /* configured write_burst (0 = a tenth of the rate) */
+    _Atomic double target;              /* write_latency_target, seconds */
+    atomic_uint_fast64_t lat_us, lat_n; /* commit latencies since the last step */
+    uint64_t seen_delayed;              /* main thread: `delayed` at the last step */
 } Shaper;
+
+/* The smallest and the starting rate of write_rate = auto (writes/s). */
+#define SHAPER_AUTO_MIN   10.0
+#define SHAPER_AUTO_START 1000.0
 
 /* Set rate (writes per second; <= 0 turns shaping off) and burst (>= 1). Thread-safe. */
 void shaper_configure(Shaper *s, double rate, int burst);
+
+/* write_rate = auto with write_burst (0 = a tenth of the rate) and the latency target. Starts
+ * at SHAPER_AUTO_START the first time; a reload keeps the rate it has found. */
+void shaper_configure_auto(Shaper *s, int burst, double target);
+
+/* One AIMD step (pure): the next rate after a window whose writes took avg_latency seconds
+ * from admission to commit (< 0: none finished), `limited` when writes had to wait for tokens
+ * in it. Above target: x0.7; at or below it and limited: +5% (at least +1); else unchanged. */
+double shaper_aimd_next(double rate, double avg_latency, double target, bool limited);
+
+/* Main thread, every half second or so: take the window's figures and set the next rate. */
+void shaper_aimd_step(Shaper *s);
+
+/* A shaped write transaction committed (or ended) `seconds` after its admission. */
+void shaper_count_latency(Shaper *s, double seconds);
 
 /* Whether shaping is on (a relaxed read: the fast path when it is off). */
 static inline bool shaper_on(const Shaper *s)

@@ -300,6 +300,35 @@ START_TEST(test_auto_mode)
 }
 END_TEST
 
+/* write_rate = auto: flood writes for a few seconds, then read the rate SHOW LIMITS shows.
+ * IT_SHAPE_AIMD=down (a latency target no commit meets: the rate falls from 1000) or up (a
+ * target every commit meets, writes waiting: it climbs). */
+START_TEST(test_aimd)
+{
+    const char *dir = getenv("IT_SHAPE_AIMD");
+    ck_assert_ptr_nonnull(dir);
+    make_table();
+    atomic_bool stop = false;
+    Writer w = {.who = "aimd", .pipelined = true, .stop = &stop};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, writer_main, &w), 0);
+    sleep(4);
+    atomic_store(&stop, true);
+    pthread_join(th, NULL);
+    ck_assert_msg(!w.err[0], "%s", w.err);
+    PGconn *a = it_connect(IT_PROXY, "pgpin", NULL);
+    PGresult *lr = it_exec_res(a, "SHOW LIMITS");
+    double rate = atof(PQgetvalue(lr, 0, PQfnumber(lr, "write_rate")));
+    PQclear(lr);
+    PQfinish(a);
+    printf("aimd %s: write_rate after 4 s of writes: %.1f/s (started at 1000)\n", dir, rate);
+    if (strcmp(dir, "down") == 0)
+        ck_assert_msg(rate < 300, "rate %.1f did not fall", rate);
+    else
+        ck_assert_msg(rate > 1100, "rate %.1f did not climb", rate);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("shape");
@@ -309,6 +338,7 @@ int main(void)
     if (strcmp(p, "cancel") == 0) it_add_case(s, "cancel_waiting_write", test_cancel, 60);
     if (strcmp(p, "maxwait") == 0) it_add_case(s, "write_max_wait", test_max_wait, 60);
     if (strcmp(p, "auto") == 0) it_add_case(s, "auto_mode", test_auto_mode, 60);
+    if (strncmp(p, "aimd", 4) == 0) it_add_case(s, "write_rate_auto", test_aimd, 60);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int nf = srunner_ntests_failed(sr);

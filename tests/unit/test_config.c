@@ -362,6 +362,33 @@ START_TEST(test_error_buffer)
 }
 END_TEST
 
+/* write_rate: a count, or auto (adaptive), in [pgpin] and per database; write_burst per
+ * database; SHOW CONFIG's text says auto. */
+START_TEST(test_write_shaping_keys)
+{
+    Config *cfg = load_ok("[pgpin]\nwrite_rate = auto\nwrite_latency_target = 0.02\n"
+                          "write_max_wait = 2.5\n[databases]\n"
+                          "a = host=h dbname=a\n"
+                          "b = host=h dbname=b write_rate=300 write_burst=7\n");
+    ck_assert_int_eq(cfg->write_rate, CFG_AUTO);
+    ck_assert(cfg->write_latency_target == 0.02 && cfg->write_max_wait == 2.5);
+    ck_assert_int_eq(cfg->dbs[0].write_rate, CFG_AUTO);
+    ck_assert_int_eq(cfg->dbs[1].write_rate, 300);
+    ck_assert_int_eq(cfg->dbs[1].write_burst, 7);
+    ck_assert_str_eq(cfg->dbs[1].conninfo, "host=h dbname=b");
+    char *dump = cfg_dump(cfg);
+    ck_assert_msg(strstr(dump, "write_rate = auto\n"), "%s", dump);
+    free(dump);
+    cfg_unref(cfg);
+    cfg = load_ok("[databases]\nc = host=h write_rate=auto\n");
+    ck_assert_int_eq(cfg->write_rate, 0);
+    ck_assert_int_eq(cfg->dbs[0].write_rate, CFG_AUTO);
+    cfg_unref(cfg);
+    load_fails("[pgpin]\nwrite_rate = fast\n", "t.ini:2:", "or auto");
+    load_fails("[pgpin]\nwrite_burst = auto\n", "t.ini:2:", "integer");
+}
+END_TEST
+
 START_TEST(test_conninfo_keys)
 {
     Config *cfg = load_ok("[databases]\n"
@@ -857,6 +884,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_uri_password_not_echoed);
     tcase_add_test(tc, test_error_buffer);
     tcase_add_test(tc, test_conninfo_keys);
+    tcase_add_test(tc, test_write_shaping_keys);
     tcase_add_test(tc, test_conninfo_uri);
     tcase_add_test(tc, test_resolve_after_pgpin);
     tcase_add_test(tc, test_find_db);

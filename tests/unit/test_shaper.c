@@ -1,5 +1,6 @@
 /* test_shaper.c - the GCRA token bucket: burst, steady rate, waits it reports, idle credit,
- * reconfiguration, and many threads taking at once never exceeding rate * t + burst. */
+ * reconfiguration, AIMD steps of write_rate = auto, and many threads taking at once never
+ * exceeding rate * t + burst. */
 #include "shaper.h"
 
 #include <check.h>
@@ -121,6 +122,49 @@ START_TEST(test_stats)
 }
 END_TEST
 
+START_TEST(test_aimd_next)
+{
+    ck_assert(shaper_aimd_next(1000, 0.2, 0.05, true) == 700);    /* too slow: x0.7 */
+    ck_assert(shaper_aimd_next(1000, 0.2, 0.05, false) == 700);   /* ... limited or not */
+    ck_assert(shaper_aimd_next(1000, 0.01, 0.05, true) == 1050);  /* fast and binding: +5% */
+    ck_assert(shaper_aimd_next(10, 0.01, 0.05, true) == 11);      /* at least +1 */
+    ck_assert(shaper_aimd_next(1000, 0.01, 0.05, false) == 1000); /* not binding: stay */
+    ck_assert(shaper_aimd_next(1000, -1, 0.05, true) == 1000);    /* nothing finished: stay */
+    ck_assert(shaper_aimd_next(12, 1, 0.05, true) == SHAPER_AUTO_MIN);
+}
+END_TEST
+
+START_TEST(test_aimd_steps)
+{
+    Shaper s;
+    memset(&s, 0, sizeof s);
+    shaper_configure_auto(&s, 0, 0.05);
+    ck_assert(atomic_load(&s.adaptive));
+    ck_assert(atomic_load(&s.rate) == SHAPER_AUTO_START);
+    ck_assert_int_eq(atomic_load(&s.interval), 1000000); /* 1 ms: 1000/s */
+    /* Slow commits: the rate falls. */
+    for (int i = 0; i < 10; i++)
+        shaper_count_latency(&s, 0.5);
+    shaper_aimd_step(&s);
+    ck_assert(atomic_load(&s.rate) == 700);
+    ck_assert_int_eq(atomic_load(&s.interval), (int64_t)(1e9 / 700 + 0.5));
+    ck_assert_int_eq(atomic_load(&s.lat_n), 0); /* the window starts again */
+    /* Fast commits while writes waited: it climbs. */
+    shaper_count_latency(&s, 0.001);
+    shaper_count_admitted(&s, 0.01);
+    shaper_aimd_step(&s);
+    ck_assert(atomic_load(&s.rate) == 735);
+    /* A reload keeps what it found; a fixed rate turns it off. */
+    shaper_configure_auto(&s, 0, 0.05);
+    ck_assert(atomic_load(&s.rate) == 735);
+    shaper_configure(&s, 50, 5);
+    ck_assert(!atomic_load(&s.adaptive));
+    shaper_count_latency(&s, 9);
+    shaper_aimd_step(&s); /* not adaptive: nothing moves */
+    ck_assert_int_eq(atomic_load(&s.interval), 20000000);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("shaper");
@@ -131,6 +175,8 @@ int main(void)
     tcase_add_test(tc, test_reconfigure);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_stats);
+    tcase_add_test(tc, test_aimd_next);
+    tcase_add_test(tc, test_aimd_steps);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
