@@ -107,10 +107,14 @@ stats=$(cat "$LOGDIR"/dbos-auto-[0-9]*.log | sed -n 's/^# result //p' | node -e 
     console.log(lat.length, q(0.5), q(0.95), lat[lat.length - 1], Math.max(...ev));')
 read -r n p50 p95 max evmax <<<"$stats"
 echo "# send->recv over $n rounds: p50 $p50 ms, p95 $p95 ms, max $max ms; setEvent->getEvent max $evmax ms"
-if [[ -n ${p95:-} ]] && ((n >= PROCS * ROUNDS && p95 < 200)); then
-    it_ok "send->recv p95 $p95 ms < 200 ms ($n rounds, p50 $p50, max $max)"
+# The issue's bound is 200 ms. Under ASan+UBSan pgpin runs several times slower, so there the
+# check only separates NOTIFY delivery from DBOS's 10 s polling fallback (1000 ms).
+bound=200
+[[ -n ${ASAN_OPTIONS:-} ]] && bound=1000
+if [[ -n ${p95:-} ]] && ((n >= PROCS * ROUNDS && p95 < bound)); then
+    it_ok "send->recv p95 $p95 ms < $bound ms ($n rounds, p50 $p50, max $max)"
 else
-    it_fail "send->recv p95 < 200 ms" "n=${n:-0} p95=${p95:-?}"
+    it_fail "send->recv p95 < $bound ms" "n=${n:-0} p95=${p95:-?}"
 fi
 if ((peak > 0 && peak <= 2 * POOL)); then
     it_ok "Postgres saw at most $peak backends on $SYSDB (limit $POOL + $POOL)"
