@@ -92,8 +92,14 @@ typedef struct Config {
     int write_rate;                    /* writes/s per server; 0 = no shaping */
     int write_burst;                   /* 0 = write_rate / 10, at least 1 */
     double write_max_wait;             /* seconds a write may wait; 0 = no limit */
-    CfgLogLevel log_level;             /* default info */
-    int workers;                       /* default 0 = number of cores; restart */
+    /* Dead peers, on client sockets and server connections (proxy/tcp.c); 0 = the system's. */
+    bool tcp_keepalive;    /* default on */
+    int tcp_keepidle;      /* seconds of silence before the first probe, default 30 */
+    int tcp_keepintvl;     /* seconds between probes, default 10 */
+    int tcp_keepcnt;       /* unanswered probes before the connection is dropped, default 3 */
+    int tcp_user_timeout;  /* ms sent data may stay unacknowledged, default 60000 */
+    CfgLogLevel log_level; /* default info */
+    int workers;           /* default 0 = number of cores; restart */
 
     CfgDatabase *dbs;
     int ndbs;
