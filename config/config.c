@@ -174,7 +174,7 @@ static const KeyDef cfg_keys[] = {
      "seconds between keepalive probes; 0 = the system's"},
     {"tcp_keepcnt", KT_INT, OFF(tcp_keepcnt), "3", 0, 127, NULL, false,
      "unanswered keepalive probes before the connection is dropped; 0 = the system's"},
-    {"tcp_user_timeout", KT_INT, OFF(tcp_user_timeout), "60000", 0, 2147483647, NULL, false,
+    {"tcp_user_timeout", KT_INT, OFF(tcp_user_timeout), "0", 0, 2147483647, NULL, false,
      "milliseconds sent data may stay unacknowledged before the connection is dropped; "
      "0 = the system's"},
     {"log_level", KT_ENUM, OFF(log_level), "info", 0, 0, log_levels, false,

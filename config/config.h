@@ -97,7 +97,7 @@ typedef struct Config {
     int tcp_keepidle;      /* seconds of silence before the first probe, default 30 */
     int tcp_keepintvl;     /* seconds between probes, default 10 */
     int tcp_keepcnt;       /* unanswered probes before the connection is dropped, default 3 */
-    int tcp_user_timeout;  /* ms sent data may stay unacknowledged, default 60000 */
+    int tcp_user_timeout;  /* ms sent data may stay unacknowledged, default 0 */
     CfgLogLevel log_level; /* default info */
     int workers;           /* default 0 = number of cores; restart */
 

@@ -76,7 +76,7 @@ void client_accept(Proxy *px, evutil_socket_t fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     cl->px = px;
     cl->cfg = cfg_ref(px->cfg);
-    /* Keepalives and the user timeout: a client that vanished lets its server go in seconds. */
+    /* Keepalives (and the user timeout): a client that vanished lets its server go. */
     if (!tcp_setup_client(fd, cl->cfg)) log_debug(NULL, "tcp options: %s", strerror(errno));
     cl->state = CL_STARTUP;
     /* The worker's index rides in the top byte, so a CancelRequest reaching any worker finds

@@ -20,8 +20,9 @@ bool tcp_setup_client(int fd, const Config *cfg)
             ok &= set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, cfg->tcp_keepintvl);
         if (cfg->tcp_keepcnt > 0) ok &= set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, cfg->tcp_keepcnt);
     }
-    /* Bounds how long sent data may stay unacknowledged (a peer gone while we write to it);
-     * with keepalives on, Linux also uses it in place of keepcnt x keepintvl. */
+    /* Bounds how long sent data may stay unacknowledged (a peer gone while we write to it).
+     * Linux also drops a peer whose receive window stays full that long, and with keepalives
+     * on uses it in place of keepcnt x keepintvl. */
     if (cfg->tcp_user_timeout > 0)
         ok &= set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, cfg->tcp_user_timeout);
     return ok;

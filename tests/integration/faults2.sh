@@ -11,6 +11,8 @@
 #             its RSS bounded, a steady client's latency within 2x.
 #   slowread  a client that stops reading a 1 GB result: pgpin's RSS stays under 64 MB, other
 #             clients are served as before, and the stalled result arrives whole afterwards.
+#   stall     the price of tcp_user_timeout (2000 ms): the kernel drops a client that leaves its
+#             window full that long, so its server is closed mid-result.
 #
 # Needs root (ip netns). Env: PGPIN_BIN, PG_PORT, IT_BIN_DIR, LOGDIR (see tests/lib/itsuite.sh).
 set -uo pipefail
@@ -177,8 +179,18 @@ part_slowread() {
     finish_part slowread
 }
 
+part_stall() {
+    if ! suite_start stall "$(suite_db_line appdb)" "tcp_user_timeout = 2000"; then
+        it_fail "stall: pgpin starts" "see $LOG"
+        return
+    fi
+    run_ck stall "PGPIN_IT_PROXY=host=127.0.0.1 port=$PGPIN_PORT user=postgres" \
+        "PGPIN_IT_DIRECT=host=127.0.0.1 port=$PG_PORT user=postgres"
+    finish_part stall
+}
+
 suite_dpsql -c 'CREATE DATABASE appdb' postgres >/dev/null 2>&1 # run.sh made it; alone, we do
-for p in ${IT_FAULTS2_PARTS:-dead flood slowread}; do
+for p in ${IT_FAULTS2_PARTS:-dead flood slowread stall}; do
     "part_$p"
 done
 it_done

@@ -9,6 +9,7 @@
  *             tcp_user_timeout = 3000.
  *   flood     databases appdb (session), idle and flood (auto), max_client_conn = 15000.
  *   slowread  database appdb, defaults.
+ *   stall     database appdb, tcp_user_timeout = 2000.
  *
  * Memory bounds are checked on plain builds only: under ASan, shadow memory and the free
  * quarantine make RSS say little about pgpin's own buffers (the figures are still printed). */
@@ -881,6 +882,40 @@ START_TEST(test_slow_reader)
 }
 END_TEST
 
+/* The price of tcp_user_timeout (2000 ms in this part's instance): the kernel drops a client
+ * that leaves its receive window full that long as if it were gone, so its server is closed
+ * mid-result, and pgpin goes on. */
+START_TEST(test_stall_user_timeout)
+{
+    PGconn *d = it_connect(IT_DIRECT, DB, "application_name=f2_observer");
+    int slow = raw_login(DB, "f2_stall");
+    long pid_slow = raw_query_long(slow, "SELECT pg_backend_pid()");
+    char st[300];
+    raw_query_send(slow, BIG_SQL);
+    double t0 = it_now(), gone = -1;
+    while (gone < 0 && it_now() - t0 < DETECT_MAX) {
+        backend_state(d, pid_slow, st, sizeof st);
+        if (st[0] == '\0') gone = it_now() - t0;
+        usleep(100 * 1000);
+    }
+    size_t got = 0; /* what the client can still read: the socket buffers' worth, then the end */
+    char buf[65536];
+    for (ssize_t n; (n = recv(slow, buf, sizeof buf, 0)) > 0;)
+        got += (size_t)n;
+    fprintf(stderr,
+            "it_faults2: stalled reader with tcp_user_timeout = 2000: its server closed after "
+            "%.2f s; it could read %zu kB more, then %s\n",
+            gone, got / 1024, strerror(errno));
+    ck_assert_msg(gone >= 1.5 && gone <= DETECT_MAX, "server closed after %.2f s", gone);
+    ck_assert_msg(got < 100u * 1024 * 1024, "%zu bytes read after the drop", got);
+    close(slow);
+    PGconn *c = it_connect(IT_PROXY, DB, "application_name=f2_after");
+    ck_assert_int_eq(it_value_long(c, "SELECT 6"), 6);
+    PQfinish(c);
+    PQfinish(d);
+}
+END_TEST
+
 int main(void)
 {
     g_part = getenv("IT_FAULTS2_PART");
@@ -898,6 +933,8 @@ int main(void)
         it_add_case(s, "fd_exhaustion", test_fd_exhaustion, 60);
     } else if (strcmp(g_part, "slowread") == 0) {
         it_add_case(s, "slow_reader", test_slow_reader, 120);
+    } else if (strcmp(g_part, "stall") == 0) {
+        it_add_case(s, "stall_user_timeout", test_stall_user_timeout, 60);
     } else {
         fprintf(stderr, "it_faults2: unknown IT_FAULTS2_PART %s\n", g_part);
         return 2;

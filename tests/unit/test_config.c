@@ -103,7 +103,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg->tcp_keepidle, 30);
     ck_assert_int_eq(cfg->tcp_keepintvl, 10);
     ck_assert_int_eq(cfg->tcp_keepcnt, 3);
-    ck_assert_int_eq(cfg->tcp_user_timeout, 60000);
+    ck_assert_int_eq(cfg->tcp_user_timeout, 0);
     ck_assert_int_eq(cfg->log_level, CFG_LOG_INFO);
     ck_assert_int_eq(cfg->workers, 0);
     ck_assert_int_eq(cfg->ndbs, 0);
@@ -141,7 +141,7 @@ START_TEST(test_every_key)
                           "tcp_keepidle = 1\n"
                           "tcp_keepintvl = 2\n"
                           "tcp_keepcnt = 127\n"
-                          "tcp_user_timeout = 0\n"
+                          "tcp_user_timeout = 2500\n"
                           "log_level = DEBUG\n"
                           "workers = 8\n");
     ck_assert_str_eq(cfg->listen_addr, "*");
@@ -174,7 +174,7 @@ START_TEST(test_every_key)
     ck_assert_int_eq(cfg->tcp_keepidle, 1);
     ck_assert_int_eq(cfg->tcp_keepintvl, 2);
     ck_assert_int_eq(cfg->tcp_keepcnt, 127);
-    ck_assert_int_eq(cfg->tcp_user_timeout, 0);
+    ck_assert_int_eq(cfg->tcp_user_timeout, 2500);
     ck_assert_int_eq(cfg->log_level, CFG_LOG_DEBUG);
     ck_assert_int_eq(cfg->workers, 8);
     cfg_unref(cfg);

@@ -82,7 +82,7 @@ static char *libpq_value(const Config *cfg, const char *conninfo, const char *ke
 
 START_TEST(test_libpq_keywords)
 {
-    Config *cfg = load("");
+    Config *cfg = load("[pgpin]\ntcp_user_timeout = 60000\n");
     const char *keys[TCP_LIBPQ_MAX], *vals[TCP_LIBPQ_MAX];
     TcpLibpqText txt;
     ck_assert_int_eq(tcp_libpq_params(cfg, keys, vals, &txt), 5);
