@@ -175,6 +175,17 @@ static const KeyDef cfg_keys[] = {
      "writes admitted at once above write_rate; 0 = a tenth of write_rate (at least 1)"},
     {"write_max_wait", KT_DOUBLE, OFF(write_max_wait), "0", 0, CFG_MAX_SECONDS, NULL, false,
      "seconds a write may wait for its turn before it fails with 53400; 0 = no limit"},
+    {"tcp_keepalive", KT_BOOL, OFF(tcp_keepalive), "on", 0, 0, NULL, false,
+     "TCP keepalives on client sockets and server connections"},
+    {"tcp_keepidle", KT_INT, OFF(tcp_keepidle), "30", 0, 32767, NULL, false,
+     "seconds a connection is silent before the first keepalive probe; 0 = the system's"},
+    {"tcp_keepintvl", KT_INT, OFF(tcp_keepintvl), "10", 0, 32767, NULL, false,
+     "seconds between keepalive probes; 0 = the system's"},
+    {"tcp_keepcnt", KT_INT, OFF(tcp_keepcnt), "3", 0, 127, NULL, false,
+     "unanswered keepalive probes before the connection is dropped; 0 = the system's"},
+    {"tcp_user_timeout", KT_INT, OFF(tcp_user_timeout), "0", 0, 2147483647, NULL, false,
+     "milliseconds sent data may stay unacknowledged before the connection is dropped; "
+     "0 = the system's"},
     {"log_level", KT_ENUM, OFF(log_level), "info", 0, 0, log_levels, false,
      "error, warning, info or debug"},
     {"workers", KT_INT, OFF(workers), "0", 0, 1024, NULL, true,
@@ -395,7 +406,8 @@ static bool parse_bool(const char *label, const char *val, bool *out, char *msg,
             return true;
         }
     }
-    snprintf(msg, msglen, "%s must be true or false, got '%s'", label, val);
+    snprintf(msg, msglen, "%s must be on or off (or true/false, yes/no, 1/0), got '%s'", label,
+             val);
     return false;
 }
 
@@ -450,7 +462,7 @@ static const char *key_text(const KeyDef *k, const Config *cfg, char *tmp, size_
         return tmp;
     case KT_STRING: return *(char *const *)f;
     case KT_ENUM: return enum_name(k->enums, *(const int *)f);
-    case KT_BOOL: return *(const bool *)f ? "true" : "false";
+    case KT_BOOL: return *(const bool *)f ? "on" : "off";
     default: abort();
     }
 }

@@ -95,8 +95,14 @@ typedef struct Config {
     double write_latency_target;       /* write_rate = auto: seconds, default 0.05 */
     int write_burst;                   /* 0 = write_rate / 10, at least 1 */
     double write_max_wait;             /* seconds a write may wait; 0 = no limit */
-    CfgLogLevel log_level;             /* default info */
-    int workers;                       /* default 0 = number of cores; restart */
+    /* Dead peers, on client sockets and server connections (proxy/tcp.c); 0 = the system's. */
+    bool tcp_keepalive;    /* default on */
+    int tcp_keepidle;      /* seconds of silence before the first probe, default 30 */
+    int tcp_keepintvl;     /* seconds between probes, default 10 */
+    int tcp_keepcnt;       /* unanswered probes before the connection is dropped, default 3 */
+    int tcp_user_timeout;  /* ms sent data may stay unacknowledged, default 0 */
+    CfgLogLevel log_level; /* default info */
+    int workers;           /* default 0 = number of cores; restart */
 
     CfgDatabase *dbs;
     int ndbs;

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "tcp.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -481,11 +482,13 @@ static void budget_read(Budget *l)
         ctl_send(l);
         return;
     }
-    const char *keys[6], *vals[6];
+    const char *keys[6 + TCP_LIBPQ_MAX], *vals[6 + TCP_LIBPQ_MAX];
     char timeout[32];
-    int n = 0;
+    TcpLibpqText tcp;
     snprintf(timeout, sizeof timeout, "%d", (int)ceil(l->root->cfg->server_connect_timeout));
-    /* As server_open does: the conninfo expanded first, the pool's login over it. */
+    /* As server_open does: keepalives, the conninfo expanded over them, the pool's login over
+     * it (a reading stuck on a dead server would stall the budget). */
+    int n = tcp_libpq_params(l->root->cfg, keys, vals, &tcp);
     pthread_mutex_lock(&l->lock);
     keys[n] = "dbname", vals[n++] = l->conninfo;
     if (l->user) keys[n] = "user", vals[n++] = l->user;

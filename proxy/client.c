@@ -15,6 +15,7 @@
 #include "pqmsg.h"
 #include "server.h"
 #include "shape.h"
+#include "tcp.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -24,6 +25,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,8 @@ void client_accept(Proxy *px, evutil_socket_t fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     cl->px = px;
     cl->cfg = cfg_ref(px->cfg);
+    /* Keepalives (and the user timeout): a client that vanished lets its server go. */
+    if (!tcp_setup_client(fd, cl->cfg)) log_debug(NULL, "tcp options: %s", strerror(errno));
     cl->state = CL_STARTUP;
     /* The worker's index rides in the top byte, so a CancelRequest reaching any worker finds
      * the one that holds the client. */
@@ -634,8 +638,14 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     Client *cl = arg;
+    int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
     (void)bev;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) client_close(cl, "client disconnected");
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
+    /* A keepalive or tcp_user_timeout found the client gone: worth a line at info. */
+    if (err == ETIMEDOUT)
+        log_info(cl->tag, "client connection lost: %s%s", evutil_socket_error_to_string(err),
+                 cl->server ? ", letting its server go" : "");
+    client_close(cl, err ? evutil_socket_error_to_string(err) : "client disconnected");
 }
 
 static void client_timer_cb(evutil_socket_t fd, short what, void *arg)

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "pqmsg.h"
 #include "scram.h"
+#include "tcp.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -179,9 +180,10 @@ static void query_cb(evutil_socket_t fd, short what, void *arg)
 static bool query_start(Client *cl, struct Login *lg)
 {
     const CfgDatabase *db = cfg_find_db(cl->cfg, cl->database);
-    const char *keys[5], *vals[5];
-    int n = 0;
+    const char *keys[5 + TCP_LIBPQ_MAX], *vals[5 + TCP_LIBPQ_MAX];
+    TcpLibpqText tcp;
     if (!db) return false;
+    int n = tcp_libpq_params(cl->cfg, keys, vals, &tcp);
     keys[n] = "dbname", vals[n++] = db->conninfo;
     keys[n] = "user", vals[n++] = cl->cfg->auth_user;
     if (!db->has_dbname) keys[n] = "dbname", vals[n++] = cl->database;

@@ -242,7 +242,10 @@ struct Proxy {
     struct evconnlistener *listeners[16];
     int nlisteners;
     struct event *janitor, *reaper, *shutdown_timer, *wake_ev;
-    int wake_fd; /* eventfd other threads write to after queueing a Msg */
+    struct event *accept_timer;  /* accepting again after running out of descriptors */
+    double accept_logged_at;     /* last "accept failed" line (they are rate-limited) */
+    unsigned long accept_failed; /* failures since that line */
+    int wake_fd;                 /* eventfd other threads write to after queueing a Msg */
     pthread_mutex_t mq_lock;
     Msg *mq;
     struct ssl_ctx_st *tls; /* client-facing TLS (NULL: client_tls_sslmode = disable) */

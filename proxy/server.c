@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "pqmsg.h"
 #include "shape.h"
+#include "tcp.h"
 
 #include <event2/bufferevent_ssl.h>
 #include <pthread.h>
@@ -72,8 +73,10 @@ static bool server_wait(Server *sv, short what)
 Server *server_open(Pool *pool)
 {
     Proxy *px = pool->px;
-    const char *keys[6], *vals[6];
-    int n = 0;
+    const char *keys[6 + TCP_LIBPQ_MAX], *vals[6 + TCP_LIBPQ_MAX];
+    TcpLibpqText tcp;
+    /* Keepalives and tcp_user_timeout first: the conninfo's own settings override them. */
+    int n = tcp_libpq_params(px->cfg, keys, vals, &tcp);
     keys[n] = "dbname", vals[n++] = pool->conninfo;
     if (!pool->has_user) keys[n] = "user", vals[n++] = pool->user;
     if (!pool->has_dbname) keys[n] = "dbname", vals[n++] = pool->dbname;
@@ -519,18 +522,25 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     Server *sv = arg;
     Client *cl = sv->client;
+    /* Read first: ETIMEDOUT here is a keepalive or tcp_user_timeout finding the server gone. */
+    int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
+    char msg[160];
     (void)bev;
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
     if (sv->state == SV_ACTIVE && cl) server_relay(sv); /* whatever arrived before EOF */
     if (sv->client != cl) cl = NULL;                    /* the relay already let the client go */
     bool mid_message = sv->rx.remain > 0, told = sv->fatal;
-    log_warn(sv->tag, "server connection lost%s", told ? " after FATAL" : "");
-    server_close(sv, "server closed the connection");
+    if (err)
+        snprintf(msg, sizeof msg, "server connection lost: %s", evutil_socket_error_to_string(err));
+    else
+        snprintf(msg, sizeof msg, "server closed the connection unexpectedly");
+    log_warn(sv->tag, "%s%s%s", msg, told ? " after FATAL" : "", cl ? ", failing its client" : "");
+    server_close(sv, msg);
     if (!cl) return;
     if (mid_message || told)
-        client_close(cl, "server connection lost");
+        client_close(cl, msg); /* mid-message an error would corrupt the stream: EOF says it */
     else
-        client_fail(cl, SQLSTATE_CONNECTION_FAILURE, "server closed the connection unexpectedly");
+        client_fail(cl, SQLSTATE_CONNECTION_FAILURE, msg);
 }
 
 /* ---- Closing ---- */

@@ -32,10 +32,42 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     client_accept(arg, fd);
 }
 
+/* After a failed accept, listening stops for this long. */
+#define ACCEPT_PAUSE_USEC 100000
+/* At most one "accept failed" line per this many seconds. */
+#define ACCEPT_LOG_GAP 10.0
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    Proxy *w = arg;
+    (void)fd, (void)what;
+    for (int i = 0; i < w->nlisteners; i++)
+        evconnlistener_enable(w->listeners[i]);
+}
+
 static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
-    (void)l, (void)arg;
-    log_warn(NULL, "accept failed: %s", strerror(errno)); /* e.g. EMFILE: keep running */
+    Proxy *w = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    struct timeval pause = {0, ACCEPT_PAUSE_USEC};
+    double now = proxy_now();
+    (void)l;
+    /* Out of descriptors (EMFILE) or memory: the connection stays queued and the listening
+     * socket readable, so accepting again at once would spin at full speed, logging each
+     * time. Stop for a moment instead; the clients wait in the backlog meanwhile. */
+    w->accept_failed++;
+    if (now - w->accept_logged_at >= ACCEPT_LOG_GAP) {
+        log_warn(NULL,
+                 "accept failed: %s (%lu times since the last report); accepting again "
+                 "every %d ms until it works",
+                 evutil_socket_error_to_string(err), w->accept_failed, ACCEPT_PAUSE_USEC / 1000);
+        w->accept_logged_at = now;
+        w->accept_failed = 0;
+    }
+    if (!w->accept_timer) return;
+    for (int i = 0; i < w->nlisteners; i++)
+        evconnlistener_disable(w->listeners[i]);
+    evtimer_add(w->accept_timer, &pause);
 }
 
 bool worker_each_listen_addr(const Config *cfg, ListenAddrFn fn, void *arg)
@@ -254,7 +286,8 @@ bool worker_init(Proxy *w, Root *root, int index, Config *cfg, struct ssl_ctx_st
     w->janitor = event_new(w->base, -1, EV_PERSIST, janitor_cb, w);
     w->reaper = event_new(w->base, -1, 0, reap_cb, w);
     w->wake_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST, wake_cb, w);
-    if (!w->janitor || !w->reaper || !w->wake_ev) return false;
+    w->accept_timer = evtimer_new(w->base, accept_resume_cb, w);
+    if (!w->janitor || !w->reaper || !w->wake_ev || !w->accept_timer) return false;
     event_add(w->janitor, &sec);
     event_add(w->wake_ev, NULL);
     /* /metrics lives on worker 0's loop: snapshots start from there. */
@@ -314,7 +347,7 @@ void worker_free(Proxy *w)
     worker_close_listeners(w);
     metrics_free(w->metrics);
     w->metrics = NULL;
-    struct event *evs[] = {w->janitor, w->reaper, w->shutdown_timer, w->wake_ev};
+    struct event *evs[] = {w->janitor, w->reaper, w->shutdown_timer, w->wake_ev, w->accept_timer};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i]) event_free(evs[i]);
     Msg *m = w->mq;

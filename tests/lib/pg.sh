@@ -17,7 +17,7 @@
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_DEB_PACKAGES=(libevent-dev libssl-dev libpq-dev libpg-query-dev libinih-dev check pkg-config
     cmake postgresql-15 pgbouncer python3-psycopg gcc make clang-format clang-14 libclang-rt-14-dev
-    libpostgresql-jdbc-java openjdk-17-jdk-headless)
+    libpostgresql-jdbc-java openjdk-17-jdk-headless iproute2)
 PG_CLEANUPS=()
 PGB_BIN=${PGB_BIN:-/usr/sbin/pgbouncer}
 

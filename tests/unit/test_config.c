@@ -99,6 +99,11 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg->auth_user, "");
     ck_assert_str_eq(cfg->auth_query, "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
     ck_assert_str_eq(cfg->admin_users, "");
+    ck_assert(cfg->tcp_keepalive);
+    ck_assert_int_eq(cfg->tcp_keepidle, 30);
+    ck_assert_int_eq(cfg->tcp_keepintvl, 10);
+    ck_assert_int_eq(cfg->tcp_keepcnt, 3);
+    ck_assert_int_eq(cfg->tcp_user_timeout, 0);
     ck_assert_int_eq(cfg->log_level, CFG_LOG_INFO);
     ck_assert_int_eq(cfg->workers, 0);
     ck_assert_int_eq(cfg->ndbs, 0);
@@ -132,6 +137,11 @@ START_TEST(test_every_key)
                           "auth_user = pgpin_auth\n"
                           "auth_query = SELECT * FROM my_auth($1)\n"
                           "admin_users = admin, ops\n"
+                          "tcp_keepalive = off\n"
+                          "tcp_keepidle = 1\n"
+                          "tcp_keepintvl = 2\n"
+                          "tcp_keepcnt = 127\n"
+                          "tcp_user_timeout = 2500\n"
                           "log_level = DEBUG\n"
                           "workers = 8\n");
     ck_assert_str_eq(cfg->listen_addr, "*");
@@ -160,6 +170,11 @@ START_TEST(test_every_key)
     ck_assert_str_eq(cfg->auth_user, "pgpin_auth");
     ck_assert_str_eq(cfg->auth_query, "SELECT * FROM my_auth($1)");
     ck_assert_str_eq(cfg->admin_users, "admin, ops");
+    ck_assert(!cfg->tcp_keepalive);
+    ck_assert_int_eq(cfg->tcp_keepidle, 1);
+    ck_assert_int_eq(cfg->tcp_keepintvl, 2);
+    ck_assert_int_eq(cfg->tcp_keepcnt, 127);
+    ck_assert_int_eq(cfg->tcp_user_timeout, 2500);
     ck_assert_int_eq(cfg->log_level, CFG_LOG_DEBUG);
     ck_assert_int_eq(cfg->workers, 8);
     cfg_unref(cfg);
@@ -271,6 +286,13 @@ static const ErrCase err_cases[] = {
     {"[pgpin]\nclient_tls_ciphers = NOSUCHCIPHER\n",
      "t.ini:2: ", "client_tls_ciphers: no usable cipher in 'NOSUCHCIPHER'"},
 
+    {"[pgpin]\ntcp_keepalive = maybe\n",
+     "t.ini:2: ", "tcp_keepalive must be on or off (or true/false, yes/no, 1/0), got 'maybe'"},
+    {"[pgpin]\ntcp_keepcnt = 128\n",
+     "t.ini:2: ", "tcp_keepcnt must be an integer between 0 and 127"},
+    {"[pgpin]\ntcp_keepidle = 32768\n", "t.ini:2: ", "tcp_keepidle must be an integer between 0"},
+    {"[pgpin]\ntcp_keepintvl = -1\n", "t.ini:2: ", "tcp_keepintvl must be an integer"},
+    {"[pgpin]\ntcp_user_timeout = 3s\n", "t.ini:2: ", "tcp_user_timeout must be an integer"},
     {"[pgpin]\nlisten_addr =\n", "t.ini:2: ", "listen_addr must not be empty"},
     {"[pgpin]\nmin_pool_size = 30\n", "t.ini:2: ", "min_pool_size 30 exceeds default_pool_size 20"},
     {"[pgpin]\nmin_pool_size = 5\ndefault_pool_size = 4\n", "t.ini:3: ", "exceeds"},
