@@ -5,7 +5,7 @@
 # fixed offered rate. Rounds alternate shaping on (write_rate = RATE) and off (write_rate = 0,
 # same offered load) on two pgpin instances in front of the same Postgres.
 #
-#   bash bench/shape.sh [--rate 500] [--secs 30] [--rounds 3] [--read-rate 200]
+#   bash bench/shape.sh [--rate 500] [--secs 30] [--rounds 3] [--read-rate 200] [--writers 32]
 #
 # Prints per round: achieved writes/s (shaped: within 5% of RATE is the target), errors, rows
 # acknowledged vs present, and the reader's p50/p99 latency; then the medians. Writes a CSV to
@@ -23,7 +23,8 @@ while (($#)); do
     --secs) SECS=${2:?} && shift ;;
     --rounds) ROUNDS=${2:?} && shift ;;
     --read-rate) READ_RATE=${2:?} && shift ;;
-    *) echo "usage: $0 [--rate N] [--secs S] [--rounds R] [--read-rate N]" >&2 && exit 2 ;;
+    --writers) WRITERS=${2:?} && shift ;;
+    *) echo "usage: $0 [--rate N] [--secs S] [--rounds R] [--read-rate N] [--writers N]" >&2 && exit 2 ;;
     esac
     shift
 done
