@@ -342,8 +342,8 @@ static bool rb_keys(const RoutePlan *p, const SlotMap *m, const RouteParam *para
                      "runs it");
             return false;
         }
-        if (r == -1 && p->all_ok && p->kind == ROUTE_KEY) {
-            *shards = all;
+        if (r == -1 && p->all_ok && p->kind == ROUTE_KEY && (p->merge.ok || all == 1)) {
+            *shards = all; /* every shard is as exact, when their rows merge */
             return true;
         }
         if (r == -1) {
@@ -355,6 +355,7 @@ static bool rb_keys(const RoutePlan *p, const SlotMap *m, const RouteParam *para
                      prm && prm->format == 1 ? "binary" : "text");
             return false;
         }
+        if (p->kind == ROUTE_KEY_ROWS && !s.mask) s.mask = 1; /* a NULL key: the first shard */
         if (row_shard && k->row >= 0 && k->row < p->nrows) row_shard[k->row] = rb_lowest(s.mask);
         s.mask |= before;
     }

@@ -21,7 +21,7 @@ typedef struct RmOut {
 /* A text edit of the statement: replace [pos, pos + del) by ins. */
 typedef struct RmEdit {
     uint32_t pos, del;
-    char ins[320];
+    char ins[1024];
 } RmEdit;
 
 typedef struct Rm {
@@ -295,17 +295,24 @@ static bool rm_quote_colref(const JsonDoc *d, uint32_t cr, char *buf, size_t len
     for (int i = 0; i < rj_count(d, f); i++) {
         char *z = rj_dup(d, rj_string(d, rj_elem(d, f, i)));
         if (!z) return false;
-        if (n + 2 < len && i) buf[n++] = '.';
-        if (n + 1 < len) buf[n++] = '"';
-        for (const char *p = z; *p && n + 3 < len; p++) {
+        size_t need = (i ? 1 : 0) + 2 + 1; /* '.', the quotes, the NUL */
+        for (const char *p = z; *p; p++)
+            need += *p == '"' ? 2 : 1;
+        if (n + need > len) {
+            free(z);
+            return false;
+        }
+        if (i) buf[n++] = '.';
+        buf[n++] = '"';
+        for (const char *p = z; *p; p++) {
             if (*p == '"') buf[n++] = '"';
             buf[n++] = *p;
         }
-        if (n + 1 < len) buf[n++] = '"';
+        buf[n++] = '"';
         free(z);
     }
-    buf[n < len ? n : len - 1] = '\0';
-    return n + 1 < len;
+    buf[n] = '\0';
+    return n > 0;
 }
 
 static void rm_order(Rm *m, uint32_t sel, uint32_t leaf, bool can_hide)
@@ -343,12 +350,13 @@ static void rm_order(Rm *m, uint32_t sel, uint32_t leaf, bool can_hide)
     /* Put them in front, and move ORDER BY positions past them. */
     uint32_t first = rj_typed(d, rj_elem(d, rj_array(d, leaf, "targetList"), 0), "ResTarget");
     int64_t at = rj_int(d, first, "location", -1);
-    char ins[320] = "", one[200];
+    char ins[sizeof m->edits[0].ins] = "", one[600];
     for (int h = 0; h < m->nhidden; h++) {
-        if (!rm_quote_colref(d, m->hidden[h], one, sizeof one))
-            return rm_no(m, "its ORDER BY is too long to rewrite");
         size_t used = strlen(ins);
-        snprintf(ins + used, sizeof ins - used, "%s AS \"?pgpin_sort_%d\", ", one, h + 1);
+        if (!rm_quote_colref(d, m->hidden[h], one, sizeof one) ||
+            snprintf(ins + used, sizeof ins - used, "%s AS \"?pgpin_sort_%d\", ", one, h + 1) >=
+                (int)(sizeof ins - used))
+            return rm_no(m, "its ORDER BY is too long to rewrite");
     }
     if (at < 0 || !rm_edit(m, (uint32_t)at, 0, ins)) return rm_no(m, "cannot rewrite its list");
     for (int i = 0; i < n; i++) {
@@ -536,7 +544,9 @@ bool rm_rows(const RStmt *st, int nrows, RPlanB *pb)
         if (k == SQL_TOK_END) break;
         if (k == SQL_TOK_BAIL) goto fail;
         if (k == SQL_TOK_PARAM) {
-            long n = strtol(t + s + 1, NULL, 10);
+            long n = 0; /* the text need not be NUL-terminated: digits in [s + 1, e) */
+            for (size_t i = s + 1; i < e && n <= 65535; i++)
+                n = n * 10 + (t[i] - '0');
             if (n < 1 || n > 65535) goto fail;
             if (nparams == cap) {
                 cap = cap ? cap * 2 : 16;

@@ -143,6 +143,8 @@ bool rj_equal_noloc(const JsonDoc *d, uint32_t a, uint32_t b)
 /* ---- Building ---- */
 
 static char *rpb_vstrf(RPlanB *pb, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static char *rpb_vstrf(RPlanB *pb, const char *fmt, va_list ap)
 {
     char tmp[512];
     vsnprintf(tmp, sizeof tmp, fmt, ap);
@@ -513,8 +515,9 @@ static void rp_stmt(const RStmt *st, uint32_t stmt, RPlanB *pb)
 
 static bool rp_single_refusal(size_t len, const char *reason, RouteInfo *out)
 {
-    RPlanB pb = {
-        .p = {.stmt_kind = SQL_K_UNKNOWN, .len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len}};
+    RPlanB pb = {.p = {.stmt_kind = SQL_K_UNKNOWN,
+                       .len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len,
+                       .merge = {.ok = true}}};
     rpb_refuse(&pb, "%s", reason);
     bool ok = rp_finish(&pb, 1, out);
     rpb_free(&pb);
@@ -544,6 +547,7 @@ static bool rp_walk(const char *text, size_t len, const char *schema, const char
                     .schema = schema};
         pbs[i].p.loc = st.loc;
         pbs[i].p.len = st.len;
+        pbs[i].p.merge.ok = true; /* nothing to merge until a plan says what */
         rp_stmt(&st, json_member(&d, c, "stmt"), &pbs[i]);
         if (pbs[i].p.kind == ROUTE_REFUSE && !pbs[i].reason) ok = false;
     }

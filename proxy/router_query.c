@@ -304,7 +304,10 @@ uint32_t rq_value_node(const JsonDoc *d, uint32_t obj)
         p = rj_node(d, json_member(d, p, "arg"));
     }
     if (!p) return 0;
-    if (json_key_is(d, p, "ParamRef")) return p;
+    if (json_key_is(d, p, "ParamRef")) { /* $0 parses; the server rejects it, we do too */
+        int64_t n = rj_int(d, p, "number", 0);
+        return n >= 1 && n <= 65535 ? p : 0;
+    }
     if (json_key_is(d, p, "A_Const") && (json_member(d, p, "sval") || rj_true(d, p, "isnull")))
         return p;
     return 0;

@@ -43,6 +43,11 @@ static const RouteEdge route_edge[] = {
     {"SELECT * FROM dbos.workflow_status WHERE workflow_uuid IN ($1, lower($2))", "FANOUT_READ"},
     {"SELECT * FROM dbos.workflow_status WHERE workflow_uuid NOT IN ($1, $2)", "FANOUT_READ"},
     {"SELECT * FROM dbos.workflow_status WHERE workflow_uuid = ANY($1)", "KEY each keys=$1[]"},
+    {"SELECT * FROM dbos.workflow_status WHERE workflow_uuid = $0", "FANOUT_READ"},
+    {"SELECT * FROM dbos.workflow_status WHERE workflow_uuid IN ($0, $1)", "FANOUT_READ"},
+    {"INSERT INTO dbos.workflow_status (workflow_uuid, status) VALUES ($0, $1)",
+     "REFUSE: the workflow_uuid of the row it inserts into workflow_status is not a parameter or a "
+     "literal"},
     {"SELECT * FROM dbos.workflow_status WHERE workflow_uuid = ANY($1::text[])",
      "KEY each keys=$1[]"},
     {"SELECT * FROM dbos.workflow_status WHERE workflow_uuid = ANY($1::varchar[])",

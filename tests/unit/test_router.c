@@ -232,6 +232,31 @@ START_TEST(test_shard_sql_multi)
 }
 END_TEST
 
+/* Sort keys too long to add in front are refused, never cut short (found by fuzz_router). */
+START_TEST(test_shard_sql_too_long)
+{
+    char sql[2048] = "SELECT workflow_uuid FROM dbos.workflow_status ORDER BY ";
+    for (int i = 0; i < 15; i++) { /* 15 names of 63 bytes, quoted, do not fit in 1 kB */
+        size_t n = strlen(sql);
+        snprintf(sql + n, sizeof sql - n, "%s\"c%02d_%s\"", i ? ", " : "", i,
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\"x");
+    }
+    char *got = describe_all(sql, strlen(sql), "dbos", NULL);
+    ck_assert_str_eq(got, "REFUSE: it reads rows of every shard and its ORDER BY is too long to "
+                          "rewrite");
+    free(got);
+    /* Quotes inside a name are doubled back. */
+    const char *q = "SELECT workflow_uuid FROM dbos.workflow_status ORDER BY \"a\"\"b\"";
+    RouteInfo in;
+    got = describe_all(q, strlen(q), "dbos", &in);
+    ck_assert_str_eq(in.plans[0].merge.shard_sql,
+                     "SELECT \"a\"\"b\" AS \"?pgpin_sort_1\", workflow_uuid FROM "
+                     "dbos.workflow_status ORDER BY \"a\"\"b\"");
+    free(got);
+    route_info_free(&in);
+}
+END_TEST
+
 /* ---- The configured schema ---- */
 
 START_TEST(test_schema)
@@ -560,6 +585,7 @@ static Suite *router_suite(void)
     tcase_add_loop_test(tc, test_shard_sql, 0,
                         (int)(sizeof shard_sql_cases / sizeof *shard_sql_cases));
     tcase_add_test(tc, test_shard_sql_multi);
+    tcase_add_test(tc, test_shard_sql_too_long);
     tcase_add_test(tc, test_schema);
     suite_add_tcase(s, tc);
     tc = tcase_create("texts");

@@ -423,6 +423,9 @@ START_TEST(test_bind_merge)
     snprintf(arr, sizeof arr, "{%s,%s}", id_on(0), id_on(2));
     v = ptext(arr);
     bind_fails(p, &v, 1, "on several shards and its column 1 is neither");
+    /* Unreadable: every shard would be needed, and their rows do not merge. */
+    v = ptext("{not closed");
+    bind_fails(p, &v, 1, "cannot read the workflow ID in parameter $1");
     route_info_free(&in);
 }
 END_TEST
@@ -470,10 +473,35 @@ START_TEST(test_rows)
     ck_assert_uint_eq(map[3], 12);
     free(s1);
     free(s3);
-    /* A NULL key row: the first shard (where the server rejects it). */
+    /* A NULL key row: the first shard (where the server rejects it), which is then one of the
+     * shards the statement runs on. */
     v[4] = ptext(NULL);
     ck_assert(router_bind(p, &map4, v, 12, &shards, rows, err, sizeof err));
     ck_assert_int_eq(rows[1], 0);
+    ck_assert_uint_eq(shards, 0xb);
+    route_info_free(&in);
+}
+END_TEST
+
+/* A text that is not NUL-terminated, ending in a parameter: only its own digits are read
+ * (found by fuzz_router). */
+START_TEST(test_rows_unterminated)
+{
+    const char buf[] = "INSERT INTO dbos.workflow_input (workflow_uuid, inputs) VALUES ($1,$2), "
+                       "($3,$4)99999";
+    size_t len = sizeof buf - 1 - 5;
+    RouteInfo in;
+    ck_assert(router_plan_uncached(buf, len, "dbos", &in));
+    const RoutePlan *p = &in.plans[0];
+    ck_assert_int_eq(p->kind, ROUTE_KEY_ROWS);
+    ck_assert_int_eq(p->nparams, 4);
+    ck_assert_uint_eq(p->params[3].number, 4);
+    uint16_t map[4];
+    int n, keep[] = {1};
+    char *s = router_rows_sql(p, buf, keep, 1, map, &n);
+    ck_assert_str_eq(s, "INSERT INTO dbos.workflow_input (workflow_uuid, inputs) VALUES ($1,$2)");
+    ck_assert_uint_eq(map[0], 3);
+    free(s);
     route_info_free(&in);
 }
 END_TEST
@@ -590,6 +618,7 @@ static Suite *router_bind_suite(void)
     tcase_add_test(tc, test_bind_merge);
     tcase_add_test(tc, test_rows);
     tcase_add_test(tc, test_rows_sql_text);
+    tcase_add_test(tc, test_rows_unterminated);
     tcase_add_test(tc, test_child_with_parent);
     suite_add_tcase(s, tc);
     return s;
