@@ -110,6 +110,12 @@ enum {
     ROUTE_F_TXN_SCOPED = 1u << 6, /* a setting that ends with the transaction (SET LOCAL, SET
                                    * TRANSACTION, set_config(..., true)): replayed on every
                                    * shard the transaction reaches */
+    ROUTE_F_NO_PREPARE = 1u << 7, /* Postgres cannot PREPARE a transaction that ran it on a
+                                   * shard: NOTIFY, pg_notify(), LISTEN, UNLISTEN, an INSERT
+                                   * into notifications (its trigger notifies) or
+                                   * dbos.send_message(). A two-phase commit must commit that
+                                   * shard last, with a plain COMMIT, once the others are
+                                   * prepared (at most one such shard per transaction). */
 };
 
 /* Where a key value comes from. */
@@ -281,7 +287,7 @@ const char *route_kind_str(RouteKind kind);
 
 /* A one-line description of a plan into buf (truncated to len), for logs and tests:
  *   KIND [one|each] [keys=$1,$2[],'lit',NULL ("!" after a key whose NULL refuses)] [rows=N]
- *   [+write +locking +returning +limit-per-shard +dedup +no-txn +txn-scoped]
+ *   [+write +locking +returning +limit-per-shard +dedup +no-txn +txn-scoped +no-prepare]
  *   [merge(distinct hidden=N sort=C[d][nf|nl],... limit=V offset=V agg=G|S|N|X|=...)]
  *   [merge-no(reason)] [: refusal reason]
  * where C is a column of the shards' rows, d descending, nf/nl an explicit NULLS FIRST/LAST

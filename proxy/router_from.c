@@ -22,6 +22,7 @@ static void rq_dbos_call(RQ *q, int block, uint32_t fc, const char *argname, int
             dedup = na ? json_member(d, na, "arg") : a;
     }
     q->write = true;
+    if (!gen) q->notify = true; /* send_message inserts a notification: its trigger notifies */
     if (gen && dedup) {
         uint32_t v = rq_value_node(d, dedup);
         if (!v || !rj_true(d, v, "isnull")) q->pb->p.flags |= ROUTE_F_DEDUP;

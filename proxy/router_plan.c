@@ -321,9 +321,9 @@ typedef struct RpUtil {
 static const RpUtil rp_utils[] = {
     {"VariableShowStmt", ROUTE_REF_READ, SQL_K_SHOW, 0, NULL},
     {"ConstraintsSetStmt", ROUTE_TXN, SQL_K_SET, ROUTE_F_TXN_SCOPED, NULL},
-    {"ListenStmt", ROUTE_LISTEN_ALL, SQL_K_LISTEN, 0, NULL},
-    {"UnlistenStmt", ROUTE_UNLISTEN_ALL, SQL_K_UNLISTEN, 0, NULL},
-    {"NotifyStmt", ROUTE_NOTIFY_ONE, SQL_K_NOTIFY, 0, NULL},
+    {"ListenStmt", ROUTE_LISTEN_ALL, SQL_K_LISTEN, ROUTE_F_NO_PREPARE, NULL},
+    {"UnlistenStmt", ROUTE_UNLISTEN_ALL, SQL_K_UNLISTEN, ROUTE_F_NO_PREPARE, NULL},
+    {"NotifyStmt", ROUTE_NOTIFY_ONE, SQL_K_NOTIFY, ROUTE_F_NO_PREPARE, NULL},
     {"DeallocateStmt", ROUTE_SESSION_ALL, SQL_K_DEALLOCATE, 0, NULL},
     {"LoadStmt", ROUTE_SESSION_ALL, SQL_K_LOAD, 0, NULL},
     {"PrepareStmt", ROUTE_REFUSE, SQL_K_PREPARE, 0,
@@ -681,8 +681,8 @@ static void rp_put_merge(RpBuf *b, const RouteMerge *m)
 
 void router_describe(const RoutePlan *p, char *buf, size_t len)
 {
-    static const char *const flags[] = {"write", "locking", "returning", "limit-per-shard",
-                                        "dedup", "no-txn",  "txn-scoped"};
+    static const char *const flags[] = {"write", "locking", "returning",  "limit-per-shard",
+                                        "dedup", "no-txn",  "txn-scoped", "no-prepare"};
     RpBuf b = {.buf = buf, .len = len};
     if (!len) return;
     buf[0] = '\0';

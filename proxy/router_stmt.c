@@ -204,6 +204,8 @@ static void rq_insert(RQ *q, uint32_t p)
     int t = rq_target(q, b, p);
     if (t < 0) return;
     bool sharded = q->refs[t].kind == RR_SHARDED;
+    if (sharded && strcmp(rq_tables[q->refs[t].table].name, "notifications") == 0)
+        q->notify = true; /* dbos_notifications_trigger runs pg_notify in the transaction */
     const char *tname = rq_tables[q->refs[t].table].name;
     uint32_t cols = rj_array(d, p, "cols"),
              sel = rj_typed(d, json_member(d, p, "selectStmt"), "SelectStmt");
@@ -412,6 +414,7 @@ static void rq_decide(RQ *q)
         nsh += rq_is_sharded(q, r);
     if (q->target >= 0 && q->refs[q->target].kind == RR_REFTABLE) reftarget = q->target;
     if (q->write) pb->p.flags |= ROUTE_F_WRITE;
+    if (q->notify) pb->p.flags |= ROUTE_F_NO_PREPARE;
     if (q->returning) pb->p.flags |= ROUTE_F_RETURNING;
     if (q->locking) pb->p.flags |= ROUTE_F_LOCKING;
     if (nsh == 0 && reftarget >= 0 && q->notify) {

@@ -65,14 +65,14 @@ static const RouteCase route_dbos[] = {
     {"A3 Python migrations: unlock", "SELECT pg_advisory_unlock(1234567890)", "REF_READ"},
     {"A4 per new pool connection", "SET idle_in_transaction_session_timeout = 60000",
      "SESSION_ALL"},
-    {"A5 listener", "LISTEN dbos_notifications_channel;", "LISTEN_ALL"},
-    {"A5 listener", "LISTEN dbos_workflow_events_channel", "LISTEN_ALL"},
+    {"A5 listener", "LISTEN dbos_notifications_channel;", "LISTEN_ALL +no-prepare"},
+    {"A5 listener", "LISTEN dbos_workflow_events_channel", "LISTEN_ALL +no-prepare"},
     {"A5 listener self-test", "NOTIFY dbos_notifications_channel, 'dbos_listen_selftest'",
-     "NOTIFY_ONE"},
+     "NOTIFY_ONE +no-prepare"},
     {"A5 Go listener",
      "BEGIN; LISTEN dbos_notifications_channel; LISTEN dbos_workflow_events_channel; LISTEN "
      "dbos_streams_channel; COMMIT",
-     "TXN | LISTEN_ALL | LISTEN_ALL | LISTEN_ALL | TXN"},
+     "TXN | LISTEN_ALL +no-prepare | LISTEN_ALL +no-prepare | LISTEN_ALL +no-prepare | TXN"},
     {"A6 recovery of this executor's PENDING workflows",
      "UPDATE \"dbos\".workflow_status SET started_at_epoch_ms=NULL, status=$1, owner_xid=NULL, "
      "queue_name=COALESCE(queue_name,$2) WHERE status=$3 AND executor_id=$4 AND "
@@ -177,7 +177,7 @@ static const RouteCase route_dbos[] = {
     {"C1/C2 send",
      "INSERT INTO \"dbos\".notifications (destination_uuid, topic, message, serialization, "
      "message_uuid) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (message_uuid) DO NOTHING",
-     "KEY one keys=$1 +write"},
+     "KEY one keys=$1 +write +no-prepare"},
     {"C4 recv: wait",
      "SELECT topic FROM \"dbos\".notifications WHERE destination_uuid=$1 AND topic=$2 AND consumed "
      "= false",
@@ -213,7 +213,7 @@ static const RouteCase route_dbos[] = {
      "s.\"offset\"=$3 WHERE ws.workflow_uuid=$1",
      "KEY each keys=$1"},
     {"C6/C9/C11 notifier flush", "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
-     "NOTIFY_ONE"},
+     "NOTIFY_ONE +no-prepare"},
     {"D1 getResult",
      "SELECT ws.status, COALESCE(wo.output, ws.output), COALESCE(wo.error, ws.error), "
      "ws.serialization FROM \"dbos\".workflow_status ws LEFT JOIN \"dbos\".workflow_output wo ON "
@@ -559,10 +559,10 @@ static const RouteCase route_dbos[] = {
      "REFUSE: it calls dbos.enqueue_workflow() without a workflow_id parameter or literal: the "
      "server would make one up on whichever shard runs it"},
     {"1.4 send_message()", "SELECT dbos.send_message($1, '{\"n\": 1}'::json, 'topic', NULL)",
-     "KEY one keys=$1 +write"},
+     "KEY one keys=$1 +write +no-prepare"},
     {"1.4 send_message(), named",
      "SELECT dbos.send_message(message => $2::json, destination_id => $1)",
-     "KEY one keys=$1 +write"},
+     "KEY one keys=$1 +write +no-prepare"},
     {"2.3 Python: transaction around a read", "BEGIN", "TXN"},
     {"2.3 Python: isolation", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "TXN +txn-scoped"},
     {"2.3 Python: step ownership",
@@ -574,7 +574,7 @@ static const RouteCase route_dbos[] = {
     {"2.3 Python: send_bulk",
      "INSERT INTO \"dbos\".notifications (destination_uuid, topic, message, serialization) VALUES "
      "($1, $2, $3, $4), ($5, $6, $7, $8), ($9, $10, $11, $12) ON CONFLICT DO NOTHING",
-     "KEY_ROWS keys=$1,$5,$9 rows=3 +write"},
+     "KEY_ROWS keys=$1,$5,$9 rows=3 +write +no-prepare"},
     {"2.3 Python: send_to_forks",
      "SELECT workflow_uuid FROM \"dbos\".workflow_status WHERE forked_from = $1", "FANOUT_READ"},
     {"2.3 Python: pending workflows",

@@ -457,7 +457,7 @@ static const RouteEdge route_edge[] = {
     {"INSERT INTO pg_catalog.pg_class DEFAULT VALUES", "REFUSE: it writes a system catalog"},
     {"SELECT dbos.send_message(workflow_uuid, $1::json) FROM dbos.workflow_status WHERE status = "
      "$2",
-     "ALL_WRITE +write"},
+     "ALL_WRITE +write +no-prepare"},
     {"SELECT dbos.other_function($1)",
      "REFUSE: it calls the DBOS function dbos.other_function(), whose rows pgpin cannot route"},
     {"SELECT myschema.enqueue_workflow($1)", "REF_READ"},
@@ -471,8 +471,8 @@ static const RouteEdge route_edge[] = {
      "workflow_uuid = $1",
      "REFUSE: it mixes set_config(), advisory locks or sequences with sharded tables"},
     {"SELECT pg_notify('c', workflow_uuid) FROM dbos.workflow_status WHERE workflow_uuid = $1",
-     "KEY each keys=$1"},
-    {"SELECT pg_notify('c', 'x')", "NOTIFY_ONE"},
+     "KEY each keys=$1 +no-prepare"},
+    {"SELECT pg_notify('c', 'x')", "NOTIFY_ONE +no-prepare"},
     {"BEGIN; SAVEPOINT a; RELEASE a; ROLLBACK TO a; COMMIT AND CHAIN; END; ABORT; START "
      "TRANSACTION",
      "TXN | TXN | TXN | TXN | TXN | TXN | TXN | TXN"},
@@ -491,7 +491,8 @@ static const RouteEdge route_edge[] = {
      "REFUSE: SET TRANSACTION SNAPSHOT names a snapshot of one server"},
     {"SHOW work_mem", "REF_READ"},
     {"LISTEN a; UNLISTEN a; UNLISTEN *; NOTIFY a",
-     "LISTEN_ALL | UNLISTEN_ALL | UNLISTEN_ALL | NOTIFY_ONE"},
+     "LISTEN_ALL +no-prepare | UNLISTEN_ALL +no-prepare | UNLISTEN_ALL +no-prepare | NOTIFY_ONE "
+     "+no-prepare"},
     {"DISCARD ALL; DISCARD PLANS; DEALLOCATE ALL; DEALLOCATE p; LOAD 'x'; CLOSE ALL",
      "SESSION_ALL | SESSION_ALL | SESSION_ALL | SESSION_ALL | SESSION_ALL | SESSION_ALL"},
     {"CLOSE c", "REFUSE: cursors are not supported on a sharded database"},
