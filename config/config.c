@@ -212,8 +212,9 @@ static const DbPoolKey db_pool_keys[] = {
 #define DB_NPOOLKEYS (sizeof db_pool_keys / sizeof db_pool_keys[0])
 
 typedef struct DbExtra {
-    int line;               /* where the entry is defined */
-    bool set[DB_NPOOLKEYS]; /* pool key given in the entry (else resolved from [pgpin]) */
+    int line;                  /* where the entry is defined */
+    bool set[DB_NPOOLKEYS];    /* pool key given in the entry (else resolved from [pgpin]) */
+    char *shard[CFG_SK_COUNT]; /* shards=, slots=, dbos_schema= values (owned), NULL if absent */
 } DbExtra;
 
 typedef struct ParseCtx {
@@ -470,6 +471,7 @@ static const char *key_text(const KeyDef *k, const Config *cfg, char *tmp, size_
 static void cfg_free(Config *cfg)
 {
     auth_file_free((AuthFile *)cfg->auth);
+    cfg_shard_free(cfg);
     for (size_t i = 0; i < CFG_NKEYS; i++)
         if (cfg_keys[i].type == KT_STRING) free(*(char **)key_field(cfg, &cfg_keys[i]));
     for (int i = 0; i < cfg->ndbs; i++) {
@@ -533,9 +535,11 @@ static char *cfg_reader(char *buf, int num, void *stream)
     if (!end) return buf; /* not a section header, or a broken one inih reports */
     int len = (int)(end - buf - 1);
     if ((len == 5 && strncmp(buf + 1, "pgpin", 5) == 0) ||
-        (len == 9 && strncmp(buf + 1, "databases", 9) == 0))
+        (len == 9 && strncmp(buf + 1, "databases", 9) == 0) ||
+        (len == 6 && strncmp(buf + 1, "shards", 6) == 0))
         return buf;
-    ctx_fail(ctx, "unknown section [%.*s] (expected [pgpin] or [databases])", len, buf + 1);
+    ctx_fail(ctx, "unknown section [%.*s] (expected [pgpin], [databases] or [shards])", len,
+             buf + 1);
     return NULL;
 }
 
@@ -554,8 +558,9 @@ static int handle_pgpin(ParseCtx *ctx, const char *name, const char *value)
 
 /* Next key=value pair of a libpq key=value conninfo, decoded in place the way libpq does
  * (optional blanks around '=', single-quoted values, backslash escapes). Returns 1 with key/val
- * set, 0 at the end, -1 with *msg set. Messages never quote values: they may be passwords. */
-static int conninfo_next(char **pp, char **key, char **val, const char **msg)
+ * set, 0 at the end, -1 with *msg set. Messages never quote values: they may be passwords.
+ * (config_int.h) */
+int cfg_conninfo_next(char **pp, char **key, char **val, const char **msg)
 {
     char *p = *pp;
     while (isspace((unsigned char)*p))
@@ -637,6 +642,13 @@ static int pool_key_find(const char *name)
     return -1;
 }
 
+static int shard_key_find(const char *name)
+{
+    for (int i = 0; i < CFG_SK_COUNT; i++)
+        if (strcmp(cfg_shard_keys[i], name) == 0) return i;
+    return -1;
+}
+
 /* Take the pgpin-only keys out of a key=value conninfo and set db->conninfo to the rest.
  * Returns false after ctx_fail. */
 static bool conninfo_split(ParseCtx *ctx, CfgDatabase *db, DbExtra *ex, const char *value)
@@ -646,12 +658,19 @@ static bool conninfo_split(ParseCtx *ctx, CfgDatabase *db, DbExtra *ex, const ch
     const char *msg = NULL;
     int r;
     if (!copy) goto oom;
-    while ((r = conninfo_next(&p, &key, &val, &msg)) > 0) {
-        int i = pool_key_find(key);
-        if (i < 0)
+    while ((r = cfg_conninfo_next(&p, &key, &val, &msg)) > 0) {
+        int i = pool_key_find(key), k = shard_key_find(key);
+        if (k >= 0) {
+            if (ex->shard[k]) {
+                ctx_fail(ctx, "database '%s': duplicate %s", db->name, key);
+                goto fail;
+            }
+            if (!(ex->shard[k] = strdup(val))) goto oom;
+        } else if (i < 0) {
             conninfo_append(&sb, key, val);
-        else if (!db_pool_key(ctx, db, ex, (size_t)i, val))
+        } else if (!db_pool_key(ctx, db, ex, (size_t)i, val)) {
             goto fail;
+        }
     }
     if (r < 0) {
         ctx_fail(ctx, "database '%s': invalid conninfo: %s", db->name, msg);
@@ -744,7 +763,29 @@ static int handle_db(ParseCtx *ctx, const char *name, const char *value)
     } else if (!conninfo_split(ctx, db, ex, value)) {
         return 0;
     }
-    return conninfo_check(ctx, db, uri) ? 1 : 0;
+    if (!ex->shard[CFG_SK_SHARDS]) {
+        for (int k = 0; k < CFG_SK_COUNT; k++)
+            if (ex->shard[k])
+                return ctx_fail(ctx,
+                                "database '%s': %s= needs shards= (it shapes a sharded "
+                                "database)",
+                                db->name, cfg_shard_keys[k]);
+        return conninfo_check(ctx, db, uri) ? 1 : 0;
+    }
+    if (db->conninfo[0]) /* the shards hold the connection details */
+        return ctx_fail(ctx,
+                        "database '%s': shards= replaces the connection details: put %.*s= in "
+                        "each [shards] entry instead",
+                        db->name, (int)strcspn(db->conninfo, "="), db->conninfo);
+    return 1;
+}
+
+static int handle_shard(ParseCtx *ctx, const char *name, const char *value)
+{
+    char msg[512];
+    if (!cfg_shard_add(ctx->cfg, name, value, ctx->lineno, msg, sizeof msg))
+        return ctx_fail(ctx, "%s", msg);
+    return 1;
 }
 
 static int cfg_handler(void *user, const char *section, const char *name, const char *value)
@@ -752,6 +793,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
     ParseCtx *ctx = user;
     if (strcmp(section, "pgpin") == 0) return handle_pgpin(ctx, name, value);
     if (strcmp(section, "databases") == 0) return handle_db(ctx, name, value);
+    if (strcmp(section, "shards") == 0) return handle_shard(ctx, name, value);
     if (section[0] == '\0') return ctx_fail(ctx, "'%s' is outside any [section]", name);
     return ctx_fail(ctx, "unknown section [%s]", section);
 }
@@ -802,6 +844,11 @@ static bool cfg_resolve(ParseCtx *ctx)
             const KeyDef *k = &cfg_keys[key_find(db_pool_keys[i].cfg_key)];
             if (!ex->set[i]) *(int *)((char *)db + db_pool_keys[i].off) = *(int *)key_field(cfg, k);
         }
+        char msg[512];
+        if (ex->shard[CFG_SK_SHARDS] && !cfg_shard_db(cfg, db, ex->shard, msg, sizeof msg)) {
+            ctx->lineno = ex->line;
+            return ctx_fail(ctx, "database '%s': %s", db->name, msg);
+        }
         if (db->min_pool_size > db->pool_size) {
             ctx->lineno = ex->line;
             return ctx_fail(ctx, "database '%s': min_pool_size %d%s exceeds pool_size %d%s",
@@ -850,6 +897,9 @@ static Config *cfg_parse(const char *text, const char *name, const char *path, c
     }
     if (!ctx.failed) cfg_resolve(&ctx);
     if (!ctx.failed) cfg_check_files(&ctx);
+    for (int i = 0; i < cfg->ndbs; i++)
+        for (int k = 0; k < CFG_SK_COUNT; k++)
+            free(ctx.extra[i].shard[k]);
     free(ctx.extra);
     if (ctx.failed) {
         cfg_free(cfg);

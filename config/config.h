@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "slot.h"
+
 typedef enum { CFG_POOL_SESSION = 0, CFG_POOL_AUTO = 1 } CfgPoolMode;
 /* An int key spelled "auto" (write_rate). */
 #define CFG_AUTO (-1)
@@ -49,7 +51,27 @@ typedef struct CfgDatabase {
     CfgPoolMode pool_mode;
     int write_rate;  /* resolved: entry's write_rate= or [pgpin] write_rate; 0 = off; CFG_AUTO */
     int write_burst; /* resolved likewise; 0 = a tenth of write_rate, at least 1 */
+
+    /* Sharding (see config_shard.c). An entry with shards= is sharded: its rows live on the
+     * [shards] it names, its conninfo is "" (the connection details are the shards'), and the
+     * pgpin-only keys above apply to each shard's pool. nshards == 0: not sharded. */
+    int nshards;
+    int *shards;      /* indices into Config.shards, in shards= order (shard 0 first) */
+    SlotRange *slots; /* sorted by first slot, tiling 0..16383; shard = index into shards */
+    int nslots;
+    bool slots_given;  /* slots= was given (else the default even ranges) */
+    char *dbos_schema; /* schema of the DBOS tables: dbos_schema=, default "dbos" */
 } CfgDatabase;
+
+/* One [shards] entry: name = libpq conninfo of one Postgres database holding a slice of a
+ * sharded database's rows. */
+typedef struct CfgShard {
+    char *name;
+    char *conninfo;  /* as written (key=value form or URI), handed to libpq */
+    bool has_user;   /* sets user= */
+    bool has_dbname; /* sets dbname= */
+    int line;        /* where it is defined */
+} CfgShard;
 
 typedef struct Config {
     atomic_int refs;
@@ -106,6 +128,8 @@ typedef struct Config {
 
     CfgDatabase *dbs;
     int ndbs;
+    CfgShard *shards; /* [shards], in file order */
+    int nshards;
 } Config;
 
 /* Parse and validate a config file, and load auth_file and check the TLS files it names.
@@ -123,6 +147,11 @@ void cfg_unref(Config *cfg);
 /* The entry for a client-facing database name: exact match, else "*", else NULL.
  * The pointer lives as long as cfg. */
 const CfgDatabase *cfg_find_db(const Config *cfg, const char *name);
+
+/* When cfg configures sharding ([shards] entries or a database with shards=), the reason this
+ * build cannot run it, "FILE: ..." into buf, and true; false (buf empty) otherwise. The config
+ * itself is valid: pgpin refuses to start or reload with it, `pgpin check` checks its shards. */
+bool cfg_sharding_unsupported(const Config *cfg, char *buf, size_t len);
 
 /* reserve_headroom's text: "N%" (0-50) sets *pct and *abs = -1, a count N (0-10000) sets
  * *abs and *pct = 0. False for anything else. */

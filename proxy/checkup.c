@@ -408,21 +408,67 @@ void checkup_print(const CheckupRow *rows, int n, FILE *out)
                     rows[i].fails[j].reason, rows[i].fails[j].fix);
 }
 
+/* A sharded database commits across shards with PREPARE TRANSACTION: each shard needs
+ * max_prepared_transactions > 0 (DESIGN.md section 7). */
+static void checkup_prepared(const Config *cfg, const CfgDatabase *db, CheckupRow *row)
+{
+    char err[400], why[768];
+    PGconn *c = checkup_connect(cfg, db, err, sizeof err);
+    PGresult *r =
+        c ? exec_bounded(c, "SHOW max_prepared_transactions", 0, NULL, err, sizeof err) : NULL;
+    if (r && PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) == 0) {
+        snprintf(why, sizeof why,
+                 "max_prepared_transactions = 0: a transaction that writes on two shards "
+                 "commits with PREPARE TRANSACTION");
+        checkup_fail(row, why,
+                     "set max_prepared_transactions at least to pool_size on this server, and "
+                     "restart it");
+    }
+    if (r) PQclear(r);
+    PQfinish(c);
+}
+
+/* A sharded database is checked shard by shard: one row "database/shard" each, with the
+ * shard's conninfo and the database's pool settings. */
+static void checkup_shard(const Config *cfg, const CfgDatabase *db, int i, CheckupRow *row)
+{
+    const CfgShard *sh = &cfg->shards[db->shards[i]];
+    CfgDatabase one = *db;
+    one.conninfo = sh->conninfo;
+    one.has_user = sh->has_user;
+    one.has_dbname = sh->has_dbname;
+    one.nshards = 0;
+    checkup_entry(cfg, &one, row);
+    snprintf(row->name, sizeof row->name, "%s/%s", db->name, sh->name);
+    if (row->result != CHECKUP_FAIL && db->nshards > 1) checkup_prepared(cfg, &one, row);
+}
+
 int checkup_run(const Config *cfg, FILE *out)
 {
-    int checked = 0, failed = 0;
-    CheckupRow *rows = calloc(cfg->ndbs > 0 ? (size_t)cfg->ndbs : 1, sizeof *rows);
+    int checked = 0, failed = 0, n = 0;
+    for (int i = 0; i < cfg->ndbs; i++)
+        n += cfg->dbs[i].nshards ? cfg->dbs[i].nshards : 1;
+    CheckupRow *rows = calloc(n > 0 ? (size_t)n : 1, sizeof *rows);
     if (!rows) {
         fprintf(out, "pgpin check: out of memory\n");
         return CHECKUP_EXIT_FAIL;
     }
+    n = 0;
     for (int i = 0; i < cfg->ndbs; i++) {
-        checkup_entry(cfg, &cfg->dbs[i], &rows[i]);
-        checked += rows[i].result != CHECKUP_SKIPPED;
-        failed += rows[i].result == CHECKUP_FAIL;
+        const CfgDatabase *db = &cfg->dbs[i];
+        for (int s = 0; s < (db->nshards ? db->nshards : 1); s++, n++) {
+            if (db->nshards)
+                checkup_shard(cfg, db, s, &rows[n]);
+            else
+                checkup_entry(cfg, db, &rows[n]);
+            checked += rows[n].result != CHECKUP_SKIPPED;
+            failed += rows[n].result == CHECKUP_FAIL;
+        }
     }
-    if (cfg->ndbs > 0) checkup_print(rows, cfg->ndbs, out);
+    if (n > 0) checkup_print(rows, n, out);
     free(rows);
+    char why[512];
+    if (cfg_sharding_unsupported(cfg, why, sizeof why)) fprintf(out, "NOTE %s\n", why);
     if (checked == 0) {
         fprintf(out, "pgpin check: %s has no [databases] entry to check\n", cfg->path);
         return CHECKUP_EXIT_USAGE;

@@ -69,6 +69,12 @@ static void reload(Root *root)
     SSL_CTX *tls = NULL;
     unsigned seq = atomic_fetch_add(&root->reload_seq, 1) + 1;
     Config *cfg = cfg_load(root->cfg_path, err, sizeof err);
+    if (cfg && cfg_sharding_unsupported(cfg, err, sizeof err)) {
+        log_error(NULL, "reload failed, keeping the running configuration: %s", err);
+        reload_notify(root, seq, false, err);
+        cfg_unref(cfg);
+        return;
+    }
     if (!cfg || !tls_build(cfg, &tls)) {
         log_error(NULL, "reload failed, keeping the running configuration: %s",
                   cfg ? "client TLS setup failed" : err);
@@ -254,8 +260,9 @@ int main(int argc, char **argv)
     char err[512];
     Root root = {.cfg_path = argv[1], .exit_fd = -1, .budget_fd = -1};
     root.cfg = cfg_load(argv[1], err, sizeof err);
-    if (!root.cfg) {
+    if (!root.cfg || cfg_sharding_unsupported(root.cfg, err, sizeof err)) {
         fprintf(stderr, "pgpin: %s\n", err);
+        cfg_unref(root.cfg);
         return 1;
     }
     log_set_level(root.cfg->log_level);

@@ -9,19 +9,6 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef enum {
-    SQL_TOK_END,    /* no more tokens */
-    SQL_TOK_WORD,   /* unquoted identifier or keyword */
-    SQL_TOK_QIDENT, /* "quoted identifier" (start/stop include the quotes) */
-    SQL_TOK_STRING, /* any string constant, dollar-quoted too */
-    SQL_TOK_PARAM,  /* $n */
-    SQL_TOK_NUMBER, /* a run of digits (what follows is lexed on its own) */
-    SQL_TOK_SEMI,
-    SQL_TOK_OTHER, /* one byte of punctuation or operator */
-    SQL_TOK_BAIL,  /* cannot be sure: unterminated quote or comment, NUL byte, a lone '$', or
-                    * (strict) a U& quoting whose escapes could spell anything */
-} SqlTokKind;
-
 typedef struct SqlTok {
     SqlTokKind kind;
     const unsigned char *start, *stop; /* the token's bytes [start, stop) */
@@ -199,6 +186,17 @@ sql_lex_next(const unsigned char *p, const unsigned char *end, bool strict, SqlT
     t->start = s;
     t->stop = e;
     return e;
+}
+
+SqlTokKind sql_lex_token(const char *text, size_t len, size_t *pos, size_t *start, size_t *stop)
+{
+    const unsigned char *b = (const unsigned char *)text, *end = b + len;
+    SqlTok t;
+    const unsigned char *p = sql_lex_next(b + (*pos < len ? *pos : len), end, false, &t);
+    *pos = (size_t)(p - b);
+    *start = t.start ? (size_t)(t.start - b) : *pos;
+    *stop = t.stop ? (size_t)(t.stop - b) : *pos;
+    return t.kind;
 }
 
 bool sql_lex_trim(const char *text, size_t *start, size_t *len)

@@ -164,7 +164,8 @@ fuzz_result() {
 fuzz_all() {
     ((FUZZ_SECS > 0)) || return 0
     local cc log i j rc batch
-    local targets=(fuzz_startup fuzz_frontend fuzz_backend fuzz_scram fuzz_config fuzz_sql)
+    local targets=(fuzz_startup fuzz_frontend fuzz_backend fuzz_scram fuzz_config fuzz_sql
+        fuzz_router)
     banner "build $FUZZ_DIR (clang-14, -DPGPIN_FUZZ=ON)"
     if ! cc=$(command -v clang-14); then
         fail "build $FUZZ_DIR" "clang-14 not installed"

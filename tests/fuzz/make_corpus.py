@@ -175,3 +175,31 @@ write("fuzz_sql", "ddl",
       b"CREATE TEMP TABLE t (a int) ON COMMIT DROP; DECLARE c CURSOR WITH HOLD FOR SELECT 1; "
       b"PREPARE p AS SELECT 1; EXPLAIN ANALYZE DELETE FROM t; SET SESSION CHARACTERISTICS AS "
       b"TRANSACTION READ ONLY")
+
+# ---- fuzz_router: statement text, then NUL and Bind values split by 0x1f, each led by a byte
+# choosing format (bit 0) and type (bits 1-3: unknown text varchar bpchar name uuid text[] uuid[])
+write("fuzz_router", "key",
+      b"SELECT status FROM \"dbos\".workflow_status WHERE workflow_uuid=$1\0"
+      b"\x02a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-0")
+write("fuzz_router", "array",
+      b"UPDATE \"dbos\".workflow_status SET status=$1 WHERE workflow_uuid = ANY($2::text[])\0"
+      b"\x02CANCELLED\x1f\x0c{w1,\"w 2\",NULL}")
+write("fuzz_router", "rows",
+      b"INSERT INTO \"dbos\".workflow_status (workflow_uuid, status) VALUES ($1,$2), ('b', ')') "
+      b"ON CONFLICT (workflow_uuid) DO UPDATE SET status = $3 RETURNING workflow_uuid\0"
+      b"\x02w1\x1f\x02x\x1f\xff")
+write("fuzz_router", "dequeue",
+      b"SELECT workflow_uuid FROM \"dbos\".workflow_status WHERE status=$1 AND queue_name=$2 "
+      b"ORDER BY priority ASC, created_at ASC LIMIT 10 OFFSET $3 FOR UPDATE SKIP LOCKED")
+write("fuzz_router", "fork",
+      b"WITH mapping(orig_id, fork_id, start_step, owner) AS (VALUES ($1::text,$2::text,$3::int,"
+      b"$4::text)) INSERT INTO \"dbos\".workflow_events (workflow_uuid, key, value) SELECT "
+      b"m.fork_id, e.key, e.value FROM mapping m JOIN \"dbos\".workflow_events e ON "
+      b"e.workflow_uuid = m.orig_id\0\x0b\xa0\xee\xbc\x99\x9c\x0b\x4e\xf8\xbb\x6d\x6b\xb9"
+      b"\xbd\x38\x0a\x11\x1f\x02w1")
+write("fuzz_router", "mixed",
+      b"BEGIN; SELECT count(*), max(created_at) FROM dbos.workflow_status WHERE queue_name = 'q' "
+      b"GROUP BY queue_name; SELECT * FROM dbos.queues q LEFT JOIN dbos.workflow_status ws ON "
+      b"ws.queue_name = q.name; SELECT dbos.enqueue_workflow('w', 'q', workflow_id => $1); "
+      b"LISTEN c; COPY x TO STDOUT; COMMIT")
+
