@@ -16,7 +16,7 @@
 #   --build-dir DIR      build tree(s) to test (repeatable; default: build and build-asan)
 #   --no-asan            full run without the ASan build
 #   --suites LIST        comma list of: protocol,pool,badinput,cli,signals,auth,tls,cancel,
-#                        limits,budget,check,admin,auto,shape,dbos (default: all)
+#                        limits,budget,check,admin,auto,shape,faults,dbos (default: all)
 #   --direct             validation mode: no pgpin, the suites talk to Postgres itself
 #   --pgpin PATH         use this binary instead of DIR/pgpin
 #   --bench-secs N       pgbench -T (default 10)
@@ -32,7 +32,7 @@ WORKERS_LIST=
 ASAN=1
 DIRECT=0
 BUILD_DIRS=()
-SUITES=protocol,pool,badinput,cli,signals,auth,tls,cancel,limits,budget,check,admin,auto,shape,dbos
+SUITES=protocol,pool,badinput,cli,signals,auth,tls,cancel,limits,budget,check,admin,auto,shape,faults,dbos
 PGPIN_OVERRIDE=
 export BENCH_SECS=${BENCH_SECS:-10}
 
@@ -337,9 +337,9 @@ integration_pass() {
         PGPIN_BIN=$bin PG_PORT=$PG_PORT IT_BADINPUT=$tests/it_badinput LOGDIR=$LOGDIR \
             run_sh_part "$label" signals bash tests/integration/signals.sh
     fi
-    # Suites that start their own pgpin instances (and, for tls and budget, their own Postgres;
-    # check runs `pgpin check` and starts PgBouncers).
-    for s in auth tls cancel limits budget check admin auto shape; do
+    # Suites that start their own pgpin instances (and, for tls, budget and faults, their own
+    # Postgres; check runs `pgpin check` and starts PgBouncers).
+    for s in auth tls cancel limits budget check admin auto shape faults; do
         want_suite "$s" || continue
         PGPIN_BIN=$bin PG_PORT=$PG_PORT IT_BIN_DIR=$tests LOGDIR=$LOGDIR \
             run_sh_part "$label" "$s" bash "tests/integration/$s.sh"
@@ -354,7 +354,7 @@ integration_pass() {
     fi
 
     local log bad=0
-    for log in "$LOGDIR"/pgpin.log "$LOGDIR"/{signals,auth,tls,cancel,limits,budget,check,admin,auto,shape,dbos-auto}-*.log; do
+    for log in "$LOGDIR"/pgpin.log "$LOGDIR"/{signals,auth,tls,cancel,limits,budget,check,admin,auto,shape,faults,dbos-auto}-*.log; do
         [[ -f $log ]] || continue
         pgpin_log_clean "$log" || bad=1
     done
