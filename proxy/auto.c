@@ -337,6 +337,18 @@ bool auto_ready(Client *cl, Server *sv)
     return auto_release_if_idle(cl);
 }
 
+void auto_server_lost(Client *cl)
+{
+    AutoState *st = cl->autost;
+    if (!st) return;
+    for (int i = st->parse_head; i < st->nparses; i++)
+        if (st->parses[i].name) track_stmt_del(&st->track, st->parses[i].name);
+    parses_clear(st);
+    pending_clear(st); /* settled up to the last answered request already (auto_ready) */
+    st->nreq = st->ndone = 0;
+    st->failed = st->rollback_to = false;
+}
+
 void auto_sync_parse_failed(Client *cl, Server *sv, const char *name)
 {
     log_debug(sv->tag, "re-preparing \"%s\" for %s failed: dropped", name, cl->tag);

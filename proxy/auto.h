@@ -61,6 +61,9 @@ bool auto_ready(Client *cl, Server *sv);
 /* After linking: let go of the server at once when the client has nothing to send (the login
  * and a re-link whose messages were all answered). True when it did. */
 bool auto_release_if_idle(Client *cl);
+/* cl's server was lost with requests unanswered (they fail): their Parses exist nowhere and
+ * their SETs never committed; the records are left as after the last answered request. */
+void auto_server_lost(Client *cl);
 /* Pin cl to its server for life; reason is static text (SHOW CLIENTS). */
 void auto_pin(Client *cl, const char *reason);
 

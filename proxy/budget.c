@@ -21,6 +21,9 @@
 #define BUDGET_FULL_GAP 0.5
 /* Granted when the server cannot be read: the pools' own sizes are the only cap then. */
 #define BUDGET_UNCAPPED (INT_MAX / 2)
+/* A reading (connecting included) not done after this many seconds beyond
+ * server_connect_timeout is given up: the server went away without closing the connection. */
+#define BUDGET_READ_SLACK 10.0
 
 /* ---- The reading ---- */
 
@@ -108,6 +111,21 @@ char *budget_server_key(const char *conninfo)
              port && port[0] ? port : "5432");
     if (opts) PQconninfoFree(opts);
     return strdup(buf);
+}
+
+BudgetTsa budget_conninfo_tsa(const char *conninfo)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    const char *v = NULL;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "target_session_attrs") == 0 && o->val && o->val[0]) v = o->val;
+    if (!v) v = getenv("PGTARGETSESSIONATTRS");
+    BudgetTsa tsa = !v                             ? BUDGET_TSA_ANY
+                    : strcmp(v, "read-write") == 0 ? BUDGET_TSA_READ_WRITE
+                    : strcmp(v, "primary") == 0    ? BUDGET_TSA_PRIMARY
+                                                   : BUDGET_TSA_ANY;
+    if (opts) PQconninfoFree(opts);
+    return tsa;
 }
 
 static void budget_wake(Root *root)
@@ -226,6 +244,14 @@ void budget_overflow(Budget *l)
     }
     log_warn(NULL, "%s: server has no connection slot left (53300): grant lowered to %d", l->key,
              held);
+    atomic_store(&l->want_read, true);
+    budget_wake(l->root);
+}
+
+void budget_follow(Budget *l)
+{
+    if (atomic_exchange(&l->reconnect, true)) return;
+    log_info(NULL, "%s: server turned read-only: the control connection reconnects", l->key);
     atomic_store(&l->want_read, true);
     budget_wake(l->root);
 }
@@ -355,6 +381,19 @@ static void budget_check_floor(Budget *l, const Config *cfg, int budget)
     if (changed && warn[0]) log_warn(NULL, "%s: %s", l->key, warn);
 }
 
+/* The control connection's server no longer qualifies for the conninfo's target_session_attrs
+ * (ParameterStatus told libpq so during the reading). */
+static bool ctl_read_only(Budget *l)
+{
+    pthread_mutex_lock(&l->lock);
+    BudgetTsa tsa = budget_conninfo_tsa(l->conninfo);
+    pthread_mutex_unlock(&l->lock);
+    const char *hs = PQparameterStatus(l->ctl, "in_hot_standby");
+    const char *ro = PQparameterStatus(l->ctl, "default_transaction_read_only");
+    if (tsa != BUDGET_TSA_ANY && hs && strcmp(hs, "on") == 0) return true;
+    return tsa == BUDGET_TSA_READ_WRITE && ro && strcmp(ro, "on") == 0;
+}
+
 /* The three results are in: compute the budget and the grant. */
 static void ctl_reading_done(Budget *l)
 {
@@ -375,6 +414,12 @@ static void ctl_reading_done(Budget *l)
     l->step = 0;
     if (!ok) {
         ctl_failed(l, err);
+        return;
+    }
+    if (ctl_read_only(l)) { /* a demoted primary's facts are not the new one's */
+        log_info(NULL, "%s: the control connection's server is read-only: it reconnects", l->key);
+        ctl_close(l);
+        l->next_read = proxy_now();
         return;
     }
     /* Grow by a step past the connections the server already shows as ours: another pgpin
@@ -425,6 +470,9 @@ static void ctl_read_results(Budget *l)
             PQclear(r);
         l->step++;
     }
+    /* More to come (the results came in pieces, or only a notice before the server went):
+     * the event fires once per ctl_wait. */
+    ctl_wait(l, EV_READ);
 }
 
 static void ctl_send(Budget *l)
@@ -520,13 +568,19 @@ static void budget_tick(Root *root)
         if (!l->ev) l->ev = event_new(root->base, -1, 0, budget_ctl_cb, l);
         if (!l->ev) continue;
         /* A reading that hangs (a server that stopped answering) is given up. */
-        if (l->step != 0 && now - l->read_started > root->cfg->server_connect_timeout + 10)
-            ctl_failed(l, "the budget reading timed out");
+        if (l->step != 0 &&
+            now - l->read_started > root->cfg->server_connect_timeout + BUDGET_READ_SLACK)
+            ctl_failed(l, "no answer from the server");
         if (now >= l->next_aimd) { /* write_rate = auto: one step every half second */
             shaper_aimd_step(&l->shaper);
             l->next_aimd = now + 0.5;
         }
         if (l->step != 0) continue;
+        if (atomic_exchange(&l->reconnect, false)) { /* budget_follow: a fresh connection */
+            ctl_close(l);
+            budget_read(l);
+            continue;
+        }
         double gap = atomic_load(&l->grant) >= l->facts.budget ? BUDGET_FULL_GAP : BUDGET_MIN_GAP;
         bool asked = atomic_load(&l->want_read) &&
                      (atomic_load(&l->state) != BUDGET_OK || now - l->read_at >= gap);

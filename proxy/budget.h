@@ -69,6 +69,16 @@ bool budget_parse(const PGresult *settings, const PGresult *backends, const PGre
  * identifies a server (Budget.key). Caller frees; NULL when out of memory. */
 char *budget_server_key(const char *conninfo);
 
+/* What a conninfo's target_session_attrs (else PGTARGETSESSIONATTRS) asks of a server: pgpin
+ * retires connections to a server that no longer qualifies (pool.c) and the control connection
+ * follows libpq's multi-host pick to the one that does. */
+typedef enum {
+    BUDGET_TSA_ANY,        /* any, or what pgpin does not check (standby, prefer-standby, ...) */
+    BUDGET_TSA_READ_WRITE, /* read-write: no hot standby, default_transaction_read_only off */
+    BUDGET_TSA_PRIMARY,    /* primary: no hot standby */
+} BudgetTsa;
+BudgetTsa budget_conninfo_tsa(const char *conninfo);
+
 /* ---- The live budget per server ---- */
 
 typedef enum {
@@ -91,6 +101,7 @@ struct Budget {
     atomic_int nstarved;   /* pools whose clients wait because of the grant */
     atomic_int state;      /* BudgetState */
     atomic_bool want_read; /* a pool asked for more than the grant: read again now */
+    atomic_bool reconnect; /* the server it reads turned read-only: open the control anew */
     Shaper shaper;         /* write-rate bucket of this server (shape.c) */
     pthread_mutex_t lock;  /* guards pids and facts */
     int *pids, npids, cappids; /* backend pids of pgpin's server connections */
@@ -101,13 +112,13 @@ struct Budget {
     /* Main thread only: */
     PGconn *ctl;
     struct event *ev;
-    int step;      /* 0 = idle; -1 connecting; reading: which result comes next */
-    bool flushing; /* the query is not all written yet */
-    double read_started;
+    int step;         /* 0 = idle; -1 connecting; reading: which result comes next */
+    bool flushing;    /* the query is not all written yet */
     double next_aimd; /* write_rate = auto's next step */
     PGresult *res[3];
     int ctl_pid;
     double next_read;
+    double read_started; /* when the reading under way (step != 0) began */
 };
 
 /* The Budget for the server pool_conninfo leads to (created on first use, with a control
@@ -134,6 +145,10 @@ static inline bool budget_full(Budget *l)
 /* The server answered 53300 to a new connection: lower the grant to what pgpin holds now and
  * read again (clients keep waiting). */
 void budget_overflow(Budget *l);
+
+/* A pool found the server read-only (a demoted primary): the control connection is opened again
+ * (libpq's multi-host list leads it to the new primary) before the next reading. Thread-safe. */
+void budget_follow(Budget *l);
 
 /* Start the main thread's side: a timer that reads every server each
  * limits_refresh_interval and whenever a pool asks. False when out of memory. */

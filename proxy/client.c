@@ -220,10 +220,15 @@ static void client_queue(Client *cl)
     pool_enqueue(cl->pool, cl);
 }
 
-/* Why cl waits: the server's budget, or its pool's size. */
+/* Why cl waits: the server is unreachable, its budget, or its pool's size. */
 static void client_wait_reason(Client *cl, char *buf, size_t len)
 {
     Pool *pool = cl->pool;
+    if (pool->down) {
+        snprintf(buf, len, "server unreachable for %.0f s, pgpin retries with backoff: %.250s",
+                 proxy_now() - pool->down_since, pool->down_msg);
+        return;
+    }
     budget_describe(pool->budget, buf, len);
     if (buf[0]) return;
     if (pool->paused)
@@ -567,6 +572,37 @@ void client_wake_reader(Client *cl)
     if (cl->state == CL_ACTIVE && cl->server) client_relay(cl);
 }
 
+void client_requeue(Client *cl)
+{
+    log_info(cl->tag, "its server was lost before use: waiting for another");
+    cl->state_sig = auto_state_sig(cl);
+    pool_enqueue(cl->pool, cl);
+}
+
+void client_server_lost(Client *cl, int unanswered, const char *sqlstate, const char *msg)
+{
+    WireBuf b;
+    wire_buf_init(&b);
+    for (int i = 0; i < unanswered; i++) {
+        wire_build_error(&b, "ERROR", sqlstate, msg);
+        wire_build_ready(&b, 'I');
+    }
+    log_info(cl->tag, "server lost: %d request(s) failed with %s; the session goes on", unanswered,
+             sqlstate);
+    if (unanswered > 0) stats_add_error(&cl->pool->stats, sqlstate);
+    auto_server_lost(cl);
+    cl->state = CL_IDLE;
+    cl->rx.paused = false; /* its server's output is gone with it */
+    bool ok = conn_send(cl->bev, &b);
+    wire_buf_free(&b);
+    if (!ok) {
+        client_close(cl, "out of memory");
+        return;
+    }
+    bufferevent_enable(cl->bev, EV_READ);
+    client_idle_read(cl); /* what it sent meanwhile starts its next transaction */
+}
+
 /* One whole message during authentication. False when more bytes are needed. */
 static bool client_auth_packet(Client *cl)
 {
@@ -669,7 +705,9 @@ static void client_timer_cb(evutil_socket_t fd, short what, void *arg)
                  "no server connection for database \"%.100s\" within query_wait_timeout (%gs): "
                  "%s",
                  cl->database, cl->cfg->query_wait_timeout, why);
-        client_fail(cl, SQLSTATE_TOO_MANY_CONNECTIONS, msg);
+        /* An unreachable server: its own error class (08, 57), which drivers retry. */
+        client_fail(cl, cl->pool->down ? cl->pool->down_sqlstate : SQLSTATE_TOO_MANY_CONNECTIONS,
+                    msg);
     } else if (cl->state == CL_FLUSH_CLOSE) {
         client_close(cl, "client did not read its error");
     }

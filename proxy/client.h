@@ -13,6 +13,13 @@ void client_accept(Proxy *px, evutil_socket_t fd);
 void client_attached(Client *cl);
 /* Send an ErrorResponse (severity FATAL) and close once it is written. */
 void client_fail(Client *cl, const char *sqlstate, const char *msg);
+/* Its server was lost before the client saw anything of it (login, or a sync its messages wait
+ * for): back into the pool's queue, its wait timer still running. */
+void client_requeue(Client *cl);
+/* Auto mode: its server was lost outside a transaction block. Each of the `unanswered` requests
+ * fails with (sqlstate, msg) as an ERROR and a ReadyForQuery; the session goes on and its next
+ * transaction gets another server. */
+void client_server_lost(Client *cl, int unanswered, const char *sqlstate, const char *msg);
 /* Close now (no message). Safe to call twice. */
 void client_close(Client *cl, const char *why);
 /* Look at the client's input again (write shaping let its held message go). */

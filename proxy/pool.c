@@ -14,6 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Connection attempts after a failure back off from POOL_BACKOFF_MIN, doubling, to
+ * POOL_BACKOFF_MAX seconds, each with jitter (see pool_backoff). */
+#define POOL_BACKOFF_MIN 0.1
+#define POOL_BACKOFF_MAX 5.0
+
+static void pool_retry_cb(evutil_socket_t fd, short what, void *arg);
+static const char *pool_read_only(const Server *sv, bool own_sets);
+
 static void pool_set_target(Pool *pool, const CfgDatabase *db)
 {
     pool->has_user = db->has_user;
@@ -181,6 +189,12 @@ Pool *pool_get(Proxy *px, const CfgDatabase *db, const char *dbname, const char 
         free(pool->dbname), free(pool->user), free(pool->conninfo), free(pool);
         return NULL;
     }
+    pool->retry_ev = evtimer_new(px->base, pool_retry_cb, pool);
+    if (!pool->retry_ev) {
+        free(pool->dbname), free(pool->user), free(pool->conninfo), free(pool);
+        return NULL;
+    }
+    pool->tsa = (int)budget_conninfo_tsa(db->conninfo);
     pool_set_target(pool, db);
     shape_configure(pool, db);
     pool->paused = pause_is_paused(px->root, dbname); /* PAUSE came before the pool (pause.c) */
@@ -242,7 +256,9 @@ void pool_service(Pool *pool)
         server_attach(sv, cl);
     }
     if (px->draining || (pool->retry_at > 0 && proxy_now() < pool->retry_at)) return;
-    while (pool->nwaiting > pool->nconnecting && pool->nservers < pool->size)
+    /* While the server is down, one attempt at a time probes it (waiters are not failed). */
+    while (pool->nwaiting > pool->nconnecting && pool->nservers < pool->size &&
+           !(pool->down && pool->nconnecting > 0))
         if (!pool_open_one(pool)) break;
     /* Still short, other workers hold slots and none of their clients wait: ask them to give
      * idle ones back. (When theirs wait too, their servers are busy serving them; asking
@@ -280,6 +296,7 @@ void pool_service_all(Proxy *px)
 
 void pool_free(Pool *pool)
 {
+    if (pool->retry_ev) event_free(pool->retry_ev);
     free(pool->dbname), free(pool->user), free(pool->conninfo), free(pool);
 }
 
@@ -288,6 +305,14 @@ static const char *pool_reuse_refusal(Server *sv)
 {
     Pool *pool = sv->pool;
     const Config *cfg = sv->px->cfg;
+    if (sv->lost) return "server connection lost";
+    if (sv->retire) {
+        /* A write refused (25006) where the server says it is read-only: not the client's
+         * transaction, the server. Its other connections go too. */
+        const char *ro = pool_read_only(sv, false);
+        if (ro) pool_retire_host(pool, sv, ro);
+        return sv->retire;
+    }
     if (!server_is_clean(sv)) return "released in a transaction or mid-request";
     if (sv->px->draining) return "shutting down";
     if (pool->orphan || sv->generation != pool->generation) return "configuration changed";
@@ -350,11 +375,62 @@ void pool_release(Server *sv)
         pool_server_idle(sv);
 }
 
+/* Why sv's server does not qualify for the pool's target_session_attrs any more, or NULL.
+ * Asked when sv goes idle: after its reset, or (auto mode) with the settings the clients' sync
+ * applied recorded in sv->track, so a client's own SET default_transaction_read_only is not
+ * taken for the server's (own_sets). */
+static const char *pool_read_only(const Server *sv, bool own_sets)
+{
+    const char *hs = params_get(&sv->params, "in_hot_standby");
+    const char *ro = params_get(&sv->params, "default_transaction_read_only");
+    if (sv->pool->tsa != BUDGET_TSA_ANY && hs && strcmp(hs, "on") == 0)
+        return "server is in hot standby mode";
+    if (sv->pool->tsa == BUDGET_TSA_READ_WRITE && ro && strcmp(ro, "on") == 0 &&
+        !(own_sets && track_find_set(&sv->track, "default_transaction_read_only")))
+        return "server is read-only (default_transaction_read_only = on)";
+    return NULL;
+}
+
+void pool_retire_host(Pool *pool, Server *sv, const char *why)
+{
+    Server *s;
+    log_warn(sv->tag, "%s at %s: the pool's connections there are retired", why, sv->addr);
+    TAILQ_FOREACH(s, &pool->servers, link)
+    {
+        if (s->state != SV_CONNECTING && strcmp(s->addr, sv->addr) == 0) s->retire = why;
+    }
+    /* Closing serves waiters, which may change the lists: look again after each one. Idle
+     * servers close; sessions idle on one end (the others when their request is answered). */
+    for (bool again = true; again;) {
+        again = false;
+        TAILQ_FOREACH(s, &pool->idle, idle_link)
+        {
+            if (!s->retire) continue;
+            server_close(s, why);
+            again = true;
+            break;
+        }
+        TAILQ_FOREACH(s, &pool->servers, link)
+        {
+            if (again) break;
+            if (s == sv || !s->retire || s->state != SV_ACTIVE || !server_is_clean(s)) continue;
+            again = server_end_retired(s);
+        }
+    }
+    budget_follow(pool->budget); /* its control connection is likely on the same server */
+}
+
 void pool_server_idle(Server *sv)
 {
     Pool *pool = sv->pool;
     if (sv->px->draining) {
         server_close(sv, "shutting down");
+        return;
+    }
+    const char *ro = pool_read_only(sv, true);
+    if (ro) {
+        pool_retire_host(pool, sv, ro);
+        server_close(sv, ro);
         return;
     }
     /* Clients of another worker wait for a slot and none here do: hand the connection over
@@ -373,6 +449,10 @@ void pool_server_idle(Server *sv)
     }
     sv->state = SV_IDLE;
     sv->idle_since = proxy_now();
+    if (pool->down)
+        log_info(NULL, "pool %s/%s: server reachable again after %.1f s (%s)", pool->dbname,
+                 pool->user, proxy_now() - pool->down_since, sv->addr);
+    pool->down = false;
     pool->backoff = pool->retry_at = 0; /* the server is reachable again */
     TAILQ_INSERT_HEAD(&pool->idle, sv, idle_link);
     sv->idle_listed = true;
@@ -380,7 +460,26 @@ void pool_server_idle(Server *sv)
     pool_service(pool);
 }
 
-void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg)
+static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    pool_service(arg);
+}
+
+/* Schedule the next attempt: the backoff doubles (POOL_BACKOFF_MIN to POOL_BACKOFF_MAX) and the
+ * wait is drawn from its upper half ("equal jitter"), so the pools and pgpin instances that lost
+ * a server together do not come back to it in step. */
+static void pool_backoff(Pool *pool)
+{
+    pool->backoff = pool->backoff > 0 ? pool->backoff * 2 : POOL_BACKOFF_MIN;
+    if (pool->backoff > POOL_BACKOFF_MAX) pool->backoff = POOL_BACKOFF_MAX;
+    double delay = pool->backoff * (0.5 + 0.5 * proxy_random(pool->px) / 4294967296.0);
+    pool->retry_at = proxy_now() + delay;
+    struct timeval tv = {(time_t)delay, (suseconds_t)((delay - (double)(time_t)delay) * 1e6)};
+    evtimer_add(pool->retry_ev, &tv);
+}
+
+void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg, bool transient)
 {
     /* The server is full: a capacity signal, not the clients' error. They keep waiting (up
      * to query_wait_timeout) while the budget is lowered and read again. */
@@ -390,17 +489,27 @@ void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg)
         pool->retry_at = proxy_now() + 0.05;
         return;
     }
-    /* With established servers, waiters are served when one is released; with none, they
-     * get the server's own error now, as a direct connection would have. */
-    if (pool->nservers - pool->nconnecting == 0) {
+    bool established = pool->nservers - pool->nconnecting > 0;
+    if (transient && !established) {
+        /* Down, restarting, or no primary yet: waiters wait (query_wait_timeout) while the
+         * server is probed with backoff; the last error tells the ones that give up why. */
+        if (!pool->down) {
+            pool->down_since = proxy_now();
+            log_warn(NULL, "pool %s/%s: server unreachable (%s); clients wait while pgpin retries",
+                     pool->dbname, pool->user, msg);
+        }
+        pool->down = true;
+        snprintf(pool->down_sqlstate, sizeof pool->down_sqlstate, "%s", sqlstate);
+        snprintf(pool->down_msg, sizeof pool->down_msg, "%s", msg);
+    } else if (!transient && !established) {
+        /* An error waiting will not cure (database, login, certificate): with no established
+         * server to wait for, waiters get it now, as a direct connection would have. */
         Client *cl;
+        pool->down = false;
         while ((cl = TAILQ_FIRST(&pool->waiters)) != NULL)
             client_fail(cl, sqlstate, msg);
     }
-    /* Back off before the next attempt (100 ms doubling to 5 s); the janitor retries. */
-    pool->backoff = pool->backoff > 0 ? pool->backoff * 2 : 0.1;
-    if (pool->backoff > 5) pool->backoff = 5;
-    pool->retry_at = proxy_now() + pool->backoff;
+    pool_backoff(pool);
 }
 
 static void pool_trim(Pool *pool, double now, const Config *cfg)
@@ -429,7 +538,7 @@ void pool_janitor(Proxy *px)
         pool_trim(pool, now, px->cfg);
         pool_service(pool); /* retries after a connect failure's backoff */
         while (!pool->orphan && !px->draining && pool->nservers < pool->min_size &&
-               now >= pool->retry_at)
+               now >= pool->retry_at && !(pool->down && pool->nconnecting > 0))
             if (!pool_open_one(pool)) break;
     }
 }
@@ -459,6 +568,7 @@ void pool_reload(Proxy *px)
             if (!ci) continue;
             free(pool->conninfo);
             pool->conninfo = ci;
+            pool->tsa = (int)budget_conninfo_tsa(ci);
             pool->generation++;
             pool_close_idle_one(pool, "conninfo changed");
             Budget *b = budget_get(px->root, db->conninfo, db->has_user ? NULL : pool->user,

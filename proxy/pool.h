@@ -25,8 +25,14 @@ void pool_return(Server *sv);
 void pool_pin_server(Server *sv);
 /* sv finished connecting or resetting: it becomes idle (or goes straight to a waiter). */
 void pool_server_idle(Server *sv);
-/* A connection attempt failed with (sqlstate, msg): waiters that cannot be served fail. */
-void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg);
+/* A connection attempt failed with (sqlstate, msg); transient (server_error_transient): the
+ * server is down or not the primary yet, so waiters keep waiting while it is probed with
+ * backoff. Otherwise waiters that no established server can serve fail now. */
+void pool_connect_failed(Pool *pool, const char *sqlstate, const char *msg, bool transient);
+/* sv's server no longer qualifies for the pool (a hot standby, read-only): every connection of
+ * the pool to the same host:port is retired (idle ones now, busy ones at release) and the
+ * server's budget control connection reconnects. why is static text. */
+void pool_retire_host(Pool *pool, Server *sv, const char *why);
 
 /* A message said capacity moved between workers: serve waiters, or give idle servers back. */
 void pool_service_all(Proxy *px);

@@ -142,6 +142,13 @@ struct Server {
     int nsync, sync_pos;
     bool sync_piped;    /* the client's messages were sent right behind the sync */
     uint64_t state_sig; /* state_sig of the client whose state it was left in; 0 = unknown */
+    /* Faults (server.c, pool.c): */
+    bool lost;             /* the connection ended (EOF or error): never reused */
+    bool held_fatal;       /* a FATAL kept from its auto-mode client, told as an ERROR instead */
+    char lost_sqlstate[6]; /* that FATAL's SQLSTATE and text */
+    char lost_msg[256];
+    const char *retire; /* why it must not be reused (a read-only server), static text; or NULL */
+    char addr[80];      /* "host:port" it is connected to (libpq's pick of a multi-host list) */
 };
 
 struct Pool {
@@ -158,6 +165,14 @@ struct Pool {
     struct Budget *budget; /* the server it leads to */
     int generation;
     double backoff, retry_at; /* after a failed connect: no new attempt before retry_at */
+    struct event *retry_ev;   /* fires at retry_at: the next attempt for waiting clients */
+    /* The server is unreachable (pool.c): the last attempt failed with an error that waiting
+     * may cure (refused, timeout, starting up, read-only). Waiters wait; one attempt at a time. */
+    bool down;
+    double down_since;
+    char down_sqlstate[6]; /* the last attempt's error, told to clients that time out */
+    char down_msg[256];
+    int tsa; /* BudgetTsa: what the conninfo's target_session_attrs asks of a server */
     struct Server_tq servers;
     struct Server_tq idle;
     struct Client_tq waiters;

@@ -46,7 +46,7 @@ static void server_poll_cb(evutil_socket_t fd, short what, void *arg);
 bool server_is_clean(const Server *sv)
 {
     return sv->state != SV_CLOSED && sv->inflight == 0 && !sv->unsynced && sv->txstatus == 'I' &&
-           sv->rx.remain == 0 && !sv->fatal;
+           sv->rx.remain == 0 && !sv->fatal && !sv->lost && !sv->held_fatal;
 }
 
 /* ---- Opening ---- */
@@ -61,7 +61,7 @@ static void server_connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
              pool->dbname);
     log_warn(sv->tag, "%s", msg);
     server_close(sv, "connect timeout");
-    pool_connect_failed(pool, SQLSTATE_CONNECTION_FAILURE, msg);
+    pool_connect_failed(pool, SQLSTATE_CONNECTION_FAILURE, msg, true);
 }
 
 static bool server_wait(Server *sv, short what)
@@ -108,11 +108,12 @@ Server *server_open(Pool *pool)
     sv->conn = PQconnectStartParams(keys, vals, 1);
     if (!sv->ev || !sv->timeout || !sv->conn || PQstatus(sv->conn) == CONNECTION_BAD) {
         char msg[512];
-        const char *st = server_classify_error(
-            sv->conn ? PQerrorMessage(sv->conn) : "out of memory", msg, sizeof msg);
+        const char *text = sv->conn ? PQerrorMessage(sv->conn) : "out of memory";
+        const char *st = server_classify_error(text, msg, sizeof msg);
+        bool transient = sv->conn && server_error_transient(st, text);
         log_warn(sv->tag, "cannot start connection to %s: %s", pool->dbname, msg);
         server_close(sv, "connect start failed");
-        pool_connect_failed(pool, st, msg);
+        pool_connect_failed(pool, st, msg, transient);
         return NULL;
     }
     double t = px->cfg->server_connect_timeout;
@@ -186,14 +187,15 @@ static void server_connected(Server *sv)
         if (v) params_set(&sv->params, reported_gucs[i], v);
     }
     sv->tls = PQsslInUse(sv->conn);
+    snprintf(sv->addr, sizeof sv->addr, "%s:%s", PQhost(sv->conn), PQport(sv->conn));
     sv->pool->nconnecting--;
     sv->state = SV_IDLE; /* pool_server_idle sets the lists up */
     if (!server_bind(sv, px)) {
         server_close(sv, "out of memory");
         return;
     }
-    log_info(sv->tag, "connected to %s as %s (backend pid %d%s)", sv->pool->dbname,
-             PQuser(sv->conn), sv->backend_pid, PQsslInUse(sv->conn) ? ", TLS" : "");
+    log_info(sv->tag, "connected to %s as %s at %s (backend pid %d%s)", sv->pool->dbname,
+             PQuser(sv->conn), sv->addr, sv->backend_pid, PQsslInUse(sv->conn) ? ", TLS" : "");
     pool_server_idle(sv);
 }
 
@@ -209,9 +211,10 @@ static void server_poll_cb(evutil_socket_t fd, short what, void *arg)
         char msg[512];
         Pool *pool = sv->pool;
         const char *st = server_classify_error(PQerrorMessage(sv->conn), msg, sizeof msg);
+        bool transient = server_error_transient(st, PQerrorMessage(sv->conn));
         log_warn(sv->tag, "connection to %s failed: %s", pool->dbname, msg);
         server_close(sv, "connect failed");
-        pool_connect_failed(pool, st, msg);
+        pool_connect_failed(pool, st, msg, transient);
         return;
     }
     }
@@ -243,6 +246,34 @@ const char *server_classify_error(const char *libpq_msg, char *msg, size_t msgle
         return SQLSTATE_TOO_MANY_CONNECTIONS;
     if (starts(p, "the database system is")) return SQLSTATE_CANNOT_CONNECT_NOW;
     return SQLSTATE_CONNECTION_FAILURE;
+}
+
+bool server_error_transient(const char *sqlstate, const char *libpq_msg)
+{
+    /* What a server that is down, restarting, promoting or failing over says; not what a wrong
+     * database, login, certificate or address says (those fail the waiting clients at once). */
+    static const char *const signs[] = {
+        "Connection refused",
+        "No such file or directory", /* a Unix socket gone with its server */
+        "timeout expired",
+        "server closed the connection unexpectedly",
+        "could not receive data from server",
+        "could not send",
+        "Connection reset by peer",
+        "Connection timed out",
+        "No route to host",
+        "Network is unreachable",
+        "SSL SYSCALL error",
+        "terminating connection due to",
+        "session is read-only", /* target_session_attrs: the primary is gone or demoted */
+        "server is in hot standby mode",
+        "the database system is",
+    };
+    if (strcmp(sqlstate, SQLSTATE_CANNOT_CONNECT_NOW) == 0) return true;
+    if (strcmp(sqlstate, SQLSTATE_CONNECTION_FAILURE) != 0) return false;
+    for (size_t i = 0; i < sizeof signs / sizeof signs[0]; i++)
+        if (strstr(libpq_msg, signs[i])) return true;
+    return false;
 }
 
 /* ---- Parameter sync and reset ---- */
@@ -337,14 +368,27 @@ void server_reset(Server *sv)
 
 /* ---- Reading ---- */
 
+/* A ParameterStatus of sv's. A server that turns hot standby under a pool that wants a primary
+ * is retired with its idle siblings on the same host (default_transaction_read_only is judged
+ * where a client's own SET can be told apart from the server's setting: pool_server_idle). */
+static void server_note_param(Server *sv, const char *name, const char *value)
+{
+    if (sv->pool->tsa != BUDGET_TSA_ANY && strcasecmp(name, "in_hot_standby") == 0 &&
+        strcmp(value, "on") == 0)
+        pool_retire_host(sv->pool, sv, "server is in hot standby mode");
+}
+
 /* A whole backend message outside ACTIVE (sync, reset, idle). False: the server is closed. */
 static bool server_control_msg(Server *sv, uint8_t type, const uint8_t *body, uint32_t n)
 {
     const char *name, *value, *st, *sev, *msg;
     switch (type) {
     case PqMsg_ParameterStatus:
-        if (wire_parse_param_status(body, n, &name, &value)) params_set(&sv->params, name, value);
-        return true;
+        if (wire_parse_param_status(body, n, &name, &value)) {
+            params_set(&sv->params, name, value);
+            server_note_param(sv, name, value);
+        }
+        return sv->state != SV_CLOSED;
     case PqMsg_ErrorResponse:
         if (!wire_parse_error(body, n, &st, &sev, &msg)) st = sev = msg = "";
         if (sv->state == SV_SYNCING && sv->client && sv->sync_pos < sv->nsync &&
@@ -423,9 +467,20 @@ static void server_consume(Server *sv)
     if (sv->state == SV_ACTIVE && evbuffer_get_length(in) > 0) server_relay(sv);
 }
 
+/* A FATAL from sv's server can be kept from its client and told as an ERROR when the
+ * connection ends: an auto-mode client outside a transaction block and between whole messages
+ * loses nothing it would keep, and its next transaction gets another server. */
+static bool server_may_hide_fatal(const Server *sv)
+{
+    const Client *cl = sv->client;
+    return cl->auto_mode && !cl->pin_reason && !cl->drain_close && sv->txstatus == 'I' &&
+           !sv->unsynced && cl->rx.remain == 0;
+}
+
 /* Inspect a whole message being relayed to the client (ReadyForQuery, ParameterStatus,
- * ErrorResponse); it is still in the input buffer afterwards. */
-static void server_inspect(Server *sv, uint8_t type, const uint8_t *body, uint32_t n)
+ * ErrorResponse); it is still in the input buffer afterwards. True: drop it, do not relay it
+ * (a FATAL held back, see server_may_hide_fatal). */
+static bool server_inspect(Server *sv, uint8_t type, const uint8_t *body, uint32_t n)
 {
     const char *a, *b, *c;
     PoolStats *st = &sv->pool->stats;
@@ -439,12 +494,44 @@ static void server_inspect(Server *sv, uint8_t type, const uint8_t *body, uint32
             sv->client->last_active = now; /* idle time counts from the end of a result */
         }
     } else if (type == PqMsg_ParameterStatus) {
-        if (wire_parse_param_status(body, n, &a, &b)) params_set(&sv->params, a, b);
+        if (wire_parse_param_status(body, n, &a, &b)) {
+            params_set(&sv->params, a, b);
+            server_note_param(sv, a, b);
+        }
     } else if (type == PqMsg_ErrorResponse && wire_parse_error(body, n, &a, &b, &c)) {
-        if (sv->client->auto_mode) auto_server_error(sv->client, sv);
+        bool fatal = strcmp(b, "FATAL") == 0 || strcmp(b, "PANIC") == 0;
         stats_add_error(st, a);
-        if (strcmp(b, "FATAL") == 0 || strcmp(b, "PANIC") == 0) sv->fatal = true;
+        if (fatal && server_may_hide_fatal(sv)) {
+            sv->held_fatal = true;
+            snprintf(sv->lost_sqlstate, sizeof sv->lost_sqlstate, "%s", a);
+            snprintf(sv->lost_msg, sizeof sv->lost_msg, "%s", c);
+            log_info(sv->tag, "%s from server: %s (%s is told with an ERROR)", a, c,
+                     sv->client->tag);
+            return true;
+        }
+        if (sv->client->auto_mode) auto_server_error(sv->client, sv);
+        if (fatal) sv->fatal = true;
+        /* Opened for read-write, refused a write: a read-only server (or the client's own
+         * read-only transaction, which costs only a new connection). */
+        if (strcmp(a, SQLSTATE_READ_ONLY_TX) == 0 && sv->pool->tsa == BUDGET_TSA_READ_WRITE &&
+            !sv->retire)
+            sv->retire = "read-only server (25006 read_only_sql_transaction)";
     }
+    return false;
+}
+
+bool server_end_retired(Server *sv)
+{
+    Client *cl = sv->client;
+    char msg[300];
+    /* An unpinned auto-mode client lets go of it at this ReadyForQuery anyway. */
+    if (!cl || (cl->auto_mode && !cl->pin_reason)) return false;
+    snprintf(msg, sizeof msg,
+             "terminating connection: %s (pgpin follows the pool's target_session_attrs; "
+             "connect again)",
+             sv->retire);
+    client_fail(cl, SQLSTATE_ADMIN_SHUTDOWN, msg);
+    return true;
 }
 
 /* Relay server -> client by whole or partial messages (forward by length). */
@@ -474,10 +561,12 @@ void server_relay(Server *sv)
             len <= CONN_INSPECT_MAX) {
             if (evbuffer_get_length(in) < (size_t)len + 1) break;
             uint8_t *p = evbuffer_pullup(in, (ssize_t)len + 1);
-            if (p && type == PqMsg_CommandComplete)
+            if (p && type == PqMsg_CommandComplete) {
                 auto_command_complete(cl, p + 5, len - 4);
-            else if (p)
-                server_inspect(sv, type, p + 5, len - 4);
+            } else if (p && server_inspect(sv, type, p + 5, len - 4)) {
+                evbuffer_drain(in, (size_t)len + 1);
+                continue;
+            }
         }
         sv->rx.remain = len + 1;
         sv->pool->stats.bytes_out += len + 1;
@@ -488,6 +577,7 @@ void server_relay(Server *sv)
                             "terminating connection due to administrator command");
                 return;
             }
+            if (sv->retire && server_is_clean(sv) && server_end_retired(sv)) return;
             if (cl->auto_mode && auto_ready(cl, sv)) {
                 conn_flush(cl->bev); /* sv went back to the pool */
                 return;
@@ -518,29 +608,56 @@ static void server_write_cb(struct bufferevent *bev, void *arg)
         client_wake_reader(cl);
 }
 
-static void server_event_cb(struct bufferevent *bev, short what, void *arg)
+/* sv's connection ended; what happens to its client:
+ *   - not yet logged in, or its messages still waiting for a sync: it queues again;
+ *   - auto mode outside a transaction block: each unanswered request fails with the server's
+ *     error (or 08006) as an ERROR, and the session goes on (client_server_lost);
+ *   - otherwise its session ends: with the FATAL the server sent, or 08006. */
+static void server_lost(Server *sv, int err)
 {
-    Server *sv = arg;
     Client *cl = sv->client;
-    /* Read first: ETIMEDOUT here is a keepalive or tcp_user_timeout finding the server gone. */
-    int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
-    char msg[160];
-    (void)bev;
-    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
-    if (sv->state == SV_ACTIVE && cl) server_relay(sv); /* whatever arrived before EOF */
-    if (sv->client != cl) cl = NULL;                    /* the relay already let the client go */
-    bool mid_message = sv->rx.remain > 0, told = sv->fatal;
-    if (err)
+    bool mid_message = sv->rx.remain > 0, told = sv->fatal, held = sv->held_fatal;
+    bool syncing = sv->state == SV_SYNCING, requeue = syncing && !sv->sync_piped;
+    /* Requests of the client's own not yet answered (sync steps are pgpin's). */
+    int unanswered = sv->inflight - (syncing ? sv->nsync - sv->sync_pos : 0);
+    bool keep = cl && cl->started && !requeue && !mid_message && !told && !sv->unsynced &&
+                sv->txstatus == 'I' && cl->auto_mode && !cl->pin_reason && !cl->drain_close &&
+                cl->rx.remain == 0;
+    char st[6], msg[256];
+    snprintf(st, sizeof st, "%s", held ? sv->lost_sqlstate : SQLSTATE_CONNECTION_FAILURE);
+    /* ETIMEDOUT and the like: a keepalive or tcp_user_timeout found the server gone. */
+    if (held)
+        snprintf(msg, sizeof msg, "%s", sv->lost_msg);
+    else if (err)
         snprintf(msg, sizeof msg, "server connection lost: %s", evutil_socket_error_to_string(err));
     else
         snprintf(msg, sizeof msg, "server closed the connection unexpectedly");
-    log_warn(sv->tag, "%s%s%s", msg, told ? " after FATAL" : "", cl ? ", failing its client" : "");
-    server_close(sv, msg);
+    log_warn(sv->tag, "server connection lost%s", told || held ? " after FATAL" : "");
+    server_close(sv, "server closed the connection");
     if (!cl) return;
-    if (mid_message || told)
-        client_close(cl, msg); /* mid-message an error would corrupt the stream: EOF says it */
+    if (!cl->started || requeue)
+        client_requeue(cl);
+    else if (keep)
+        client_server_lost(cl, unanswered > 0 ? unanswered : 0, st, msg);
+    else if (mid_message || told)
+        client_close(cl, "server connection lost");
     else
-        client_fail(cl, SQLSTATE_CONNECTION_FAILURE, msg);
+        client_fail(cl, st, msg);
+}
+
+static void server_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    Server *sv = arg;
+    /* Read first: later calls may overwrite the socket error. */
+    int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
+    (void)bev;
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
+    sv->lost = true; /* not clean any more: the last relay below cannot give it to anyone */
+    if (sv->state == SV_ACTIVE && sv->client) {
+        sv->rx.paused = false; /* whatever arrived before EOF goes to the client now */
+        server_relay(sv);
+    }
+    server_lost(sv, err);
 }
 
 /* ---- Closing ---- */

@@ -18,6 +18,9 @@ void server_close(Server *sv, const char *why);
 bool server_is_clean(const Server *sv);
 /* Relay what the server sent to its client (from callbacks and after backpressure). */
 void server_relay(Server *sv);
+/* sv is retired (a read-only server) and clean: a client that holds it for its session (session
+ * mode, or pinned) is ended with 57P01 so that it connects again; true when it was. */
+bool server_end_retired(Server *sv);
 /* Ask Postgres to cancel what sv is running (PQcancel on a detached thread). */
 void server_cancel(Server *sv);
 /* Take an idle server (not on the idle list) off its worker so another worker can adopt it:
@@ -33,5 +36,9 @@ void server_free(Server *sv);
 /* Map a libpq connection failure text to (sqlstate, message without libpq's prefix).
  * Writes into msg. Returns the SQLSTATE (static string). */
 const char *server_classify_error(const char *libpq_msg, char *msg, size_t msglen);
+/* Whether a failed connection attempt (its SQLSTATE from server_classify_error and libpq's
+ * whole text) says the server is down, starting, stopping or not the primary yet: something
+ * waiting may cure. False for a wrong database, login, certificate or address. */
+bool server_error_transient(const char *sqlstate, const char *libpq_msg);
 
 #endif

@@ -16,8 +16,8 @@
 #   --build-dir DIR      build tree(s) to test (repeatable; default: build and build-asan)
 #   --no-asan            full run without the ASan build
 #   --suites LIST        comma list of: protocol,pool,badinput,cli,signals,auth,tls,cancel,
-#                        limits,budget,check,admin,auto,shape,faults2,dbos,soak (default: all;
-#                        soak runs on sanitizer builds only, for one minute)
+#                        limits,budget,check,admin,auto,shape,faults,faults2,dbos,soak
+#                        (default: all; soak runs on sanitizer builds only, for one minute)
 #   --direct             validation mode: no pgpin, the suites talk to Postgres itself
 #   --pgpin PATH         use this binary instead of DIR/pgpin
 #   --bench-secs N       pgbench -T (default 10)
@@ -33,7 +33,7 @@ WORKERS_LIST=
 ASAN=1
 DIRECT=0
 BUILD_DIRS=()
-SUITES=protocol,pool,badinput,cli,signals,auth,tls,cancel,limits,budget,check,admin,auto,shape,faults2,dbos,soak
+SUITES=protocol,pool,badinput,cli,signals,auth,tls,cancel,limits,budget,check,admin,auto,shape,faults,faults2,dbos,soak
 PGPIN_OVERRIDE=
 export BENCH_SECS=${BENCH_SECS:-10}
 
@@ -339,9 +339,10 @@ integration_pass() {
         PGPIN_BIN=$bin PG_PORT=$PG_PORT IT_BADINPUT=$tests/it_badinput LOGDIR=$LOGDIR \
             run_sh_part "$label" signals bash tests/integration/signals.sh
     fi
-    # Suites that start their own pgpin instances (and, for tls, budget and faults2, their own
-    # Postgres; check runs `pgpin check` and starts PgBouncers; faults2 needs root for ip netns).
-    for s in auth tls cancel limits budget check admin auto shape faults2; do
+    # Suites that start their own pgpin instances (and, for tls, budget, faults and faults2, their
+    # own Postgres; check runs `pgpin check` and starts PgBouncers; faults2 needs root for ip
+    # netns).
+    for s in auth tls cancel limits budget check admin auto shape faults faults2; do
         want_suite "$s" || continue
         PGPIN_BIN=$bin PG_PORT=$PG_PORT IT_BIN_DIR=$tests LOGDIR=$LOGDIR \
             run_sh_part "$label" "$s" bash "tests/integration/$s.sh"
@@ -363,7 +364,7 @@ integration_pass() {
     fi
 
     local log bad=0
-    for log in "$LOGDIR"/pgpin.log "$LOGDIR"/{signals,auth,tls,cancel,limits,budget,check,admin,auto,shape,faults2,dbos-auto}-*.log; do
+    for log in "$LOGDIR"/pgpin.log "$LOGDIR"/{signals,auth,tls,cancel,limits,budget,check,admin,auto,shape,faults,faults2,dbos-auto}-*.log; do
         [[ -f $log ]] || continue
         pgpin_log_clean "$log" || bad=1
     done

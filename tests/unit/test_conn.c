@@ -461,6 +461,57 @@ START_TEST(test_classify_small_buffer)
 }
 END_TEST
 
+/* ---- server_error_transient: which failed connects make waiters wait ---- */
+
+#define LIBPQ_AT2 "connection to server at \"127.0.0.1\", port 5433 failed: "
+
+static const struct {
+    const char *in;
+    bool transient;
+} transient_cases[] = {
+    /* Down, restarting, promoting: waiting may cure it. */
+    {LIBPQ_AT "Connection refused\n\tIs the server running on that host and accepting TCP/IP "
+              "connections?\n",
+     true},
+    {LIBPQ_AT "FATAL:  the database system is starting up\n", true},
+    {LIBPQ_AT "FATAL:  the database system is shutting down\n", true},
+    {LIBPQ_AT "FATAL:  the database system is in recovery mode\n", true},
+    {LIBPQ_AT "server closed the connection unexpectedly\n\tThis probably means the server "
+              "terminated abnormally\n\tbefore or while processing the request.\n",
+     true},
+    {"connection to server on socket \"/run/postgresql/.s.PGSQL.5432\" failed: No such file or "
+     "directory\n\tIs the server running locally and accepting connections on that socket?\n",
+     true},
+    {LIBPQ_AT "timeout expired\n", true},
+    /* target_session_attrs=read-write while only a standby answers (multi-host: one line each). */
+    {LIBPQ_AT "Connection refused\n\tIs the server running on that host and accepting TCP/IP "
+              "connections?\n" LIBPQ_AT2 "session is read-only\n",
+     true},
+    {LIBPQ_AT2 "server is in hot standby mode\n", true},
+    /* Waiting will not cure these: the waiters get them at once. */
+    {LIBPQ_AT "FATAL:  database \"x\" does not exist\n", false},
+    {LIBPQ_AT "FATAL:  password authentication failed for user \"bob\"\n", false},
+    {LIBPQ_AT "FATAL:  role \"bob\" does not exist\n", false},
+    {LIBPQ_AT "FATAL:  no pg_hba.conf entry for host \"127.0.0.1\", user \"x\", database \"y\", "
+              "no encryption\n",
+     false},
+    {LIBPQ_AT "server certificate for \"localhost\" does not match host name \"127.0.0.1\"\n",
+     false},
+    {LIBPQ_AT "SSL error: certificate verify failed\n", false},
+    {"could not translate host name \"nosuchhost\" to address: Name or service not known\n", false},
+};
+
+START_TEST(test_transient)
+{
+    char msg[512];
+    const char *in = transient_cases[_i].in;
+    const char *st = server_classify_error(in, msg, sizeof msg);
+    ck_assert_msg(server_error_transient(st, in) == transient_cases[_i].transient,
+                  "'%s' (%s): want %s", msg, st,
+                  transient_cases[_i].transient ? "transient" : "permanent");
+}
+END_TEST
+
 static Suite *conn_suite(void)
 {
     Suite *s = suite_create("conn");
@@ -494,6 +545,8 @@ static Suite *conn_suite(void)
     tcase_add_loop_test(tc, test_classify, 0,
                         (int)(sizeof classify_cases / sizeof classify_cases[0]));
     tcase_add_test(tc, test_classify_small_buffer);
+    tcase_add_loop_test(tc, test_transient, 0,
+                        (int)(sizeof transient_cases / sizeof transient_cases[0]));
     suite_add_tcase(s, tc);
 
     {
