@@ -362,29 +362,11 @@ static const RpUtil rp_utils[] = {
     {"CheckPointStmt", ROUTE_DDL_ALL, SQL_K_UTILITY, 0, NULL},
 };
 
-static const struct {
-    const char *kind;
-    SqlKind sk;
-} rp_txn_kinds[] = {
-    {"TRANS_STMT_BEGIN", SQL_K_BEGIN},
-    {"TRANS_STMT_START", SQL_K_BEGIN},
-    {"TRANS_STMT_COMMIT", SQL_K_COMMIT},
-    {"TRANS_STMT_ROLLBACK", SQL_K_ROLLBACK},
-    {"TRANS_STMT_SAVEPOINT", SQL_K_SAVEPOINT},
-    {"TRANS_STMT_RELEASE", SQL_K_RELEASE},
-    {"TRANS_STMT_ROLLBACK_TO", SQL_K_ROLLBACK_TO},
-    {"TRANS_STMT_PREPARE", SQL_K_PREPARE_TXN},
-    {"TRANS_STMT_COMMIT_PREPARED", SQL_K_COMMIT_PREPARED},
-    {"TRANS_STMT_ROLLBACK_PREPARED", SQL_K_ROLLBACK_PREPARED},
-};
-
 static void rp_transaction(const JsonDoc *d, uint32_t p, RPlanB *pb)
 {
     uint32_t kind = json_member(d, p, "kind");
     pb->p.kind = ROUTE_TXN;
-    pb->p.stmt_kind = SQL_K_UNKNOWN;
-    for (size_t i = 0; i < sizeof rp_txn_kinds / sizeof *rp_txn_kinds; i++)
-        if (kind && rj_eq(d, kind, rp_txn_kinds[i].kind)) pb->p.stmt_kind = rp_txn_kinds[i].sk;
+    pb->p.stmt_kind = sql_txn_kind(d, kind);
     SqlKind k = pb->p.stmt_kind;
     if (k == SQL_K_PREPARE_TXN || k == SQL_K_COMMIT_PREPARED || k == SQL_K_ROLLBACK_PREPARED)
         rpb_refuse(pb, "two-phase commit commands are pgpin's own on a sharded database (it "

@@ -545,6 +545,13 @@ static const struct {
     {"TRANS_STMT_ROLLBACK_PREPARED", SQL_K_ROLLBACK_PREPARED},
 };
 
+SqlKind sql_txn_kind(const struct JsonDoc *d, uint32_t kind)
+{
+    for (size_t i = 0; kind && i < sizeof sql_txn_kinds / sizeof *sql_txn_kinds; i++)
+        if (json_str_is(d, kind, sql_txn_kinds[i].kind)) return sql_txn_kinds[i].k;
+    return SQL_K_UNKNOWN;
+}
+
 static void sql_transaction(SqlBuild *b, int si, uint32_t p)
 {
     const JsonDoc *d = b->d;
@@ -552,11 +559,10 @@ static void sql_transaction(SqlBuild *b, int si, uint32_t p)
     uint32_t kind = json_member(d, p, "kind"), chain = json_member(d, p, "chain"), name;
     s->kind = SQL_K_UTILITY; /* an unknown kind: a write, conservatively */
     s->flags |= SQL_F_WRITE;
-    for (size_t i = 0; kind && i < sizeof sql_txn_kinds / sizeof *sql_txn_kinds; i++) {
-        if (json_str_is(d, kind, sql_txn_kinds[i].kind)) {
-            s->kind = sql_txn_kinds[i].k;
-            s->flags &= ~SQL_F_WRITE;
-        }
+    SqlKind k = sql_txn_kind(d, kind);
+    if (k != SQL_K_UNKNOWN) {
+        s->kind = k;
+        s->flags &= ~SQL_F_WRITE;
     }
     if (chain && d->n[chain].type == JSON_TRUE) s->flags |= SQL_F_CHAIN;
     if ((name = json_member(d, p, "savepoint_name")) || (name = json_member(d, p, "gid")))

@@ -232,4 +232,9 @@ const char *sql_pin_reason_str(unsigned pin_bit);
 /* "SELECT", "BEGIN", "UTILITY"... Static storage. */
 const char *sql_kind_str(SqlKind kind);
 
+/* The SqlKind of a TransactionStmt's "kind" node (node index in libpg_query's JSON document d),
+ * SQL_K_UNKNOWN when it names none we know. Shared with the shard router's planner. */
+struct JsonDoc;
+SqlKind sql_txn_kind(const struct JsonDoc *d, uint32_t kind);
+
 #endif
