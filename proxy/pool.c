@@ -381,6 +381,7 @@ void pool_release(Server *sv)
  * taken for the server's (own_sets). */
 static const char *pool_read_only(const Server *sv, bool own_sets)
 {
+    if (sv->pool->tsa == BUDGET_TSA_ANY) return NULL;
     const char *hs = params_get(&sv->params, "in_hot_standby");
     const char *ro = params_get(&sv->params, "default_transaction_read_only");
     if (sv->pool->tsa != BUDGET_TSA_ANY && hs && strcmp(hs, "on") == 0)
