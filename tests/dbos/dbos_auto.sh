@@ -5,7 +5,7 @@
 #
 # Checks: every process launches and passes its LISTEN/NOTIFY self-test (no "transaction-mode
 # pooler" warning: its LISTEN connection is pinned), runs its workflows with steps, send/recv
-# and setEvent/getEvent; the 95th percentile of send->recv over all processes is below 200 ms;
+# and setEvent/getEvent; the 95th percentile of send->recv over all processes is printed and must be below 1000 ms;
 # Postgres never sees more than 12 + 12 backends on the system database (12 shared servers and
 # 12 pinned LISTEN connections; sampled every 100 ms); pgpin exits 0 on SIGTERM.
 # Run by tests/dbos/dbos.sh after its session-mode part (DBOS_AUTO=0 skips it), or alone.
