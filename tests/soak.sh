@@ -5,14 +5,17 @@
 # transactions and hangs up mid-result), all through one pgpin, for --minutes (default 15).
 #
 #   bash tests/soak.sh [--minutes N] [--build-dir DIR] [--workers W] [--valgrind]
+#   (SOAK_KEEP=1 keeps the work directory: pgpin's log, the samples, the clients' output.)
 #
 # DIR defaults to build-asan (built if missing, -DPGPIN_SANITIZE=ON); --valgrind runs DIR's
 # pgpin (default build) under valgrind --leak-check=full instead. Rates are capped (pgbench -R)
 # so a 2-core machine stays usable. Prints pgpin's RSS and open descriptors every minute, then
-# "ok -"/"not ok -" lines: no client errors, every notification heard, RSS flat (runs of 5
-# minutes or more: the last sample within 10% + 4 MB of the one at a quarter of the run),
-# descriptors back where they were, pgpin exits 0 on SIGTERM with no sanitizer or leak
-# report. Exit status 1 on any failure. tests/run.sh runs it for 1 minute on the ASan build.
+# "ok -"/"not ok -" lines: no client errors, every notification heard, descriptors back where
+# they were, pgpin exits 0 on SIGTERM with no sanitizer or leak report, and RSS flat (the last
+# sample within 10% + 4 MB of the one at a quarter of the run; judged on plain builds, runs of
+# 5 minutes or more: under ASan its allocator makes RSS creep whatever pgpin does, so run
+# `--build-dir build` too). Exit status 1 on any failure. tests/run.sh runs it for 1 minute on
+# the ASan build.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=tests/lib/pg.sh
@@ -46,15 +49,17 @@ if [[ ! -x $DIR/pgpin ]]; then
 fi
 ((VALGRIND)) && ! command -v valgrind >/dev/null && pg_die "valgrind is not installed"
 WORK=$(mktemp -d /tmp/pgpin-soak.XXXXXX)
-pg_on_cleanup "rm -rf '$WORK'"
+if [[ -n ${SOAK_KEEP:-} ]]; then echo "keeping $WORK (pgpin.log, samples, client outputs)"; else
+    pg_on_cleanup "rm -rf '$WORK'"
+fi
 pg_start
 pg_psql -d postgres -c 'CREATE DATABASE soak' >/dev/null || pg_die "createdb failed"
 pgbench -h 127.0.0.1 -p "$PG_PORT" -U postgres -i -s 2 -q soak >/dev/null 2>&1 ||
     pg_die "pgbench -i failed"
 pg_psql -d soak -c 'CREATE TABLE soak_churn (n int)' >/dev/null
 
-# ASan: leaks reported at exit; a small quarantine, so that RSS levels off within a minute.
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=32
+# ASan: leaks reported at exit; a smaller quarantine (SOAK_ASAN_OPTIONS replaces these).
+export ASAN_OPTIONS=${SOAK_ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:quarantine_size_mb=32}
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 LOG=$WORK/pgpin.log
 PGPIN_WORKERS=$WORKERS PGPIN_CFG_EXTRA="log_level = warning
@@ -73,7 +78,7 @@ else
     pgpin_start "$DIR/pgpin" "$WORK/pgpin.ini" "$LOG" || pg_die "pgpin did not start"
 fi
 PID=$PGPIN_PID
-echo "pgpin $("$DIR/pgpin" --version) ($DIR$( ((VALGRIND)) && echo ', valgrind')), workers=$WORKERS, $MINUTES min, commit $(git rev-parse --short HEAD)"
+echo "$("$DIR/pgpin" --version) ($DIR$( ((VALGRIND)) && echo ', valgrind')), workers=$WORKERS, $MINUTES min, commit $(git rev-parse --short HEAD)"
 
 sample() { # "secs rss_kB fds"
     printf '%s %s %s\n' "$((SECONDS - T0))" "$(awk '/VmRSS/{print $2}' "/proc/$PID/status")" \
@@ -150,8 +155,13 @@ read -r rss_q rss_mid rss_end <<<"$(awk -v s="$SECS" '
           print r[q], r[m], r[NR] }' "$WORK/samples")"
 rss_first=$(awk 'NR==1{print $2}' "$WORK/samples")
 echo "RSS kB: $rss_first at start, $rss_q at 1/4, $rss_mid at 1/2, $rss_end at the end"
-if ((MINUTES < 5)); then
-    echo "# RSS not judged: under $MINUTES min of ASan is all warm-up (its quarantine fills)"
+if grep -qs '^PGPIN_SANITIZE:BOOL=ON' "$DIR/CMakeCache.txt"; then
+    # Measured: 104 -> 119 MB from a quarter of 15 minutes to the end under ASan, while the
+    # same run on the plain build stayed at 14,812 kB from minute 3 to the end.
+    echo "# RSS not judged on a sanitizer build: ASan's allocator keeps growing it (about"
+    echo "# 1 MB/min here) whatever pgpin does; run --build-dir build for that check"
+elif ((MINUTES < 5)); then
+    echo "# RSS not judged: $MINUTES min is all warm-up"
 elif ((rss_end <= rss_q + rss_q / 10 + 4096)); then
     it_ok "RSS flat: ${rss_q} kB at a quarter of the run, ${rss_end} kB at the end"
 else
